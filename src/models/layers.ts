@@ -1,0 +1,160 @@
+/**
+ * Nets as data: a net is a list of layer specs; its parameters are a flat,
+ * ordered map of named variables. Forward passes are plain functions of
+ * (params, input), so gradients w.r.t. inputs (Langevin) and w.r.t. params
+ * (learning) come from the same code.
+ */
+// tfjs-core alone registers no gradients; the union package's bundle registers them all.
+import "@tensorflow/tfjs"
+import * as tf from "@tensorflow/tfjs-core"
+import { foldIn, type Key, normalTensor } from "./random.js"
+
+export type Activation = "leakyRelu" | "relu" | "tanh" | "none"
+export type Padding = "same" | "valid"
+
+/** Convolution (NHWC). `padding: "same"` follows TensorFlow: the odd pixel goes bottom/right. */
+export interface ConvLayer {
+  readonly kind: "conv"
+  readonly name: string
+  readonly kernel: number
+  readonly stride: number
+  readonly padding: Padding
+  readonly filters: number
+  readonly activation: Activation
+  readonly initStd: number
+}
+
+/** Transposed convolution to a fixed output size, optionally batch-normalised. */
+export interface ConvTransposeLayer {
+  readonly kind: "convTranspose"
+  readonly name: string
+  readonly kernel: number
+  readonly stride: number
+  readonly padding: Padding
+  readonly filters: number
+  readonly outSize: readonly [number, number]
+  readonly batchNorm: boolean
+  readonly activation: Activation
+  readonly initStd: number
+}
+
+export type Layer = ConvLayer | ConvTransposeLayer
+
+export interface NetSpec {
+  /** Shape of one input example, e.g. [28, 28, 1] or [1, 1, 100]. */
+  readonly inputShape: ReadonlyArray<number>
+  readonly layers: ReadonlyArray<Layer>
+}
+
+export type Params = ReadonlyMap<string, tf.Variable>
+
+export interface ParamSpec {
+  readonly name: string
+  readonly shape: ReadonlyArray<number>
+  readonly initStd: number // 0: zeros
+}
+
+/** Leaky-ReLU slope of the official code (`lrelu(x, 0.2)`). */
+export const LEAKY_SLOPE = 0.2
+/** `tf.contrib.layers.batch_norm` default epsilon. */
+export const BATCH_NORM_EPSILON = 1e-3
+
+const channelsOf = (spec: NetSpec, index: number): number =>
+  index === 0
+    ? (spec.inputShape[spec.inputShape.length - 1] as number)
+    : (spec.layers[index - 1] as Layer).filters
+
+/**
+ * Parameter shapes. Conv filters are [k, k, in, out]; transposed-conv filters
+ * are [k, k, out, in] (tfjs convention). A transposed conv followed by batch
+ * norm has no bias (batch norm removes it exactly) but a learned shift `beta`;
+ * like the official code there is no scale `gamma`.
+ */
+export const paramSpecs = (spec: NetSpec): ReadonlyArray<ParamSpec> =>
+  spec.layers.flatMap((layer, i): ReadonlyArray<ParamSpec> => {
+    const cin = channelsOf(spec, i)
+    const k = layer.kernel
+    if (layer.kind === "conv")
+      return [
+        { name: `${layer.name}/w`, shape: [k, k, cin, layer.filters], initStd: layer.initStd },
+        { name: `${layer.name}/b`, shape: [layer.filters], initStd: 0 },
+      ]
+    const w: ParamSpec = {
+      name: `${layer.name}/w`,
+      shape: [k, k, layer.filters, cin],
+      initStd: layer.initStd,
+    }
+    const shift: ParamSpec = {
+      name: layer.batchNorm ? `${layer.name}/beta` : `${layer.name}/b`,
+      shape: [layer.filters],
+      initStd: 0,
+    }
+    return [w, shift]
+  })
+
+/** Fresh variables, each initialised from its own key (so adding a layer does not reshuffle the others). */
+export const initParams = (spec: NetSpec, key: Key, scope: string): Params =>
+  new Map(
+    paramSpecs(spec).map((p) => {
+      const init =
+        p.initStd === 0 ? tf.zeros([...p.shape]) : normalTensor(foldIn(key, p.name), p.shape, p.initStd)
+      const variable = tf.variable(init, true, `${scope}/${p.name}`)
+      init.dispose()
+      return [p.name, variable] as const
+    }),
+  )
+
+const activate = (x: tf.Tensor4D, activation: Activation): tf.Tensor4D => {
+  switch (activation) {
+    case "leakyRelu":
+      return tf.leakyRelu(x, LEAKY_SLOPE)
+    case "relu":
+      return tf.relu(x)
+    case "tanh":
+      return tf.tanh(x)
+    case "none":
+      return x
+  }
+}
+
+const param = (params: Params, name: string): tf.Variable => {
+  const p = params.get(name)
+  if (p === undefined) throw new Error(`missing parameter ${name}`)
+  return p
+}
+
+/** Batch norm with the statistics of this batch (the official code never uses moving averages). */
+const batchNorm = (x: tf.Tensor4D, beta: tf.Tensor): tf.Tensor4D => {
+  const { mean, variance } = tf.moments(x, [0, 1, 2])
+  return tf.add(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, BATCH_NORM_EPSILON))), beta)
+}
+
+const applyLayer = (params: Params, x: tf.Tensor4D, layer: Layer): tf.Tensor4D => {
+  const w = param(params, `${layer.name}/w`)
+  const s = layer.stride
+  if (layer.kind === "conv") {
+    const y = tf.add(
+      tf.conv2d(x, w as tf.Tensor4D, s, layer.padding),
+      param(params, `${layer.name}/b`),
+    ) as tf.Tensor4D
+    return activate(y, layer.activation)
+  }
+  const n = x.shape[0]
+  const [h, wd] = layer.outSize
+  const y = tf.conv2dTranspose(x, w as tf.Tensor4D, [n, h, wd, layer.filters], s, layer.padding)
+  const shifted = layer.batchNorm
+    ? batchNorm(y, param(params, `${layer.name}/beta`))
+    : (tf.add(y, param(params, `${layer.name}/b`)) as tf.Tensor4D)
+  return activate(shifted, layer.activation)
+}
+
+/** Forward pass on a batch `[n, ...inputShape]`. */
+export const forward = (spec: NetSpec, params: Params, x: tf.Tensor): tf.Tensor4D =>
+  spec.layers.reduce(
+    (h, layer) => applyLayer(params, h, layer),
+    tf.reshape(x, [x.shape[0] as number, ...spec.inputShape]) as unknown as tf.Tensor4D,
+  )
+
+/** Output shape of one example (computed by a dry run on a zero batch of one). */
+export const outputShape = (spec: NetSpec, params: Params): ReadonlyArray<number> =>
+  tf.tidy(() => forward(spec, params, tf.zeros([1, ...spec.inputShape])).shape.slice(1))

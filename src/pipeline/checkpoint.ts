@@ -1,0 +1,150 @@
+/**
+ * Checkpoints on disk: a directory holding `checkpoint.json` (format, the
+ * iteration reached, the full resolved pipeline spec, the weights manifest)
+ * and `weights.bin` (both nets, then both Adam states). No timestamps, so two
+ * runs with the same seed write byte-identical checkpoints.
+ *
+ * Loading one elsewhere: read checkpoint.json, then
+ * `tf.io.decodeWeights(weights.bin, manifest.weightsManifest[0].weights)`.
+ */
+import * as tf from "@tensorflow/tfjs-core"
+import { Effect, FileSystem, Path } from "effect"
+import { snapshot, unpack, type WeightSpec } from "../models/checkpoint.js"
+import type { ModelsShape } from "../stages/models.js"
+import { CheckpointError } from "./errors.js"
+import type { PipelineSpec } from "./spec.js"
+import { directoryJob, type WriteJob } from "./writer.js"
+
+export const CHECKPOINT_FORMAT = "coopnets-checkpoint/1"
+export const MANIFEST_FILE = "checkpoint.json"
+export const WEIGHTS_FILE = "weights.bin"
+
+export interface CheckpointManifest {
+  readonly format: typeof CHECKPOINT_FORMAT
+  /** iterations completed */
+  readonly iteration: number
+  readonly spec: PipelineSpec
+  readonly weightsManifest: ReadonlyArray<{
+    readonly paths: ReadonlyArray<string>
+    readonly weights: ReadonlyArray<WeightSpec>
+  }>
+}
+
+const prefixed = (prefix: string, params: ModelsShape["descriptor"]["params"]) =>
+  [...params].map(([name, tensor]) => ({ name: `${prefix}/${name}`, tensor }))
+
+/** Everything trained, copied out now: net weights, then optimiser moments and step counts. */
+export const captureState = (models: ModelsShape): Effect.Effect<ReturnType<typeof snapshot>> =>
+  Effect.promise(async () => {
+    const optimizerState = async (prefix: string, optimizer: tf.Optimizer) =>
+      (await optimizer.getWeights()).map(({ name, tensor }) => ({ name: `${prefix}/${name}`, tensor }))
+    const named = [
+      ...prefixed("descriptor", models.descriptor.params),
+      ...prefixed("generator", models.generator.params),
+      ...(await optimizerState("optimizer/descriptor", models.descriptorOptimizer)),
+      ...(await optimizerState("optimizer/generator", models.generatorOptimizer)),
+    ]
+    const state = snapshot(named)
+    // getWeights() makes a fresh scalar for each step count; the moments are the optimiser's own variables.
+    tf.dispose(named.map((n) => n.tensor).filter((t) => !(t instanceof tf.Variable)))
+    return state
+  })
+
+export const checkpointJob = (
+  dir: string,
+  spec: PipelineSpec,
+  iteration: number,
+  state: ReturnType<typeof snapshot>,
+): WriteJob => {
+  const manifest: CheckpointManifest = {
+    format: CHECKPOINT_FORMAT,
+    iteration,
+    spec,
+    weightsManifest: [{ paths: [WEIGHTS_FILE], weights: state.specs }],
+  }
+  return directoryJob(dir, [
+    [WEIGHTS_FILE, state.data],
+    [MANIFEST_FILE, new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`)],
+  ])
+}
+
+export interface LoadedCheckpoint {
+  readonly dir: string
+  readonly manifest: CheckpointManifest
+  readonly values: ReturnType<typeof unpack>
+}
+
+/** Reads a checkpoint directory, or a run directory (its `checkpoints/final`). */
+export const readCheckpoint = (
+  location: string,
+): Effect.Effect<LoadedCheckpoint, CheckpointError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const inRun = path.join(location, "checkpoints", "final")
+    const dir = (yield* fs.exists(path.join(inRun, MANIFEST_FILE)).pipe(Effect.orElseSucceed(() => false)))
+      ? inRun
+      : location
+    const manifestPath = path.join(dir, MANIFEST_FILE)
+    const fail = (why: string) =>
+      new CheckpointError({
+        message: `${manifestPath}: ${why}. Pass a run directory (with checkpoints/final) or a checkpoint directory written by \`node dist/run.js\`.`,
+      })
+    const text = yield* fs.readFileString(manifestPath).pipe(Effect.mapError(() => fail("cannot be read")))
+    const manifest = yield* Effect.try({
+      try: () => JSON.parse(text) as CheckpointManifest,
+      catch: () => fail("is not valid JSON"),
+    })
+    if (manifest?.format !== CHECKPOINT_FORMAT)
+      return yield* fail(`has format ${JSON.stringify(manifest?.format)}, expected "${CHECKPOINT_FORMAT}"`)
+    const entry = manifest.weightsManifest?.[0]
+    if (entry === undefined) return yield* fail("has no weightsManifest")
+    const weightsPath = path.join(dir, entry.paths[0] ?? WEIGHTS_FILE)
+    const data = yield* fs
+      .readFile(weightsPath)
+      .pipe(Effect.mapError(() => fail(`names ${weightsPath}, which cannot be read`)))
+    const values = yield* Effect.try({
+      try: () => unpack({ specs: entry.weights, data }),
+      catch: (e) => fail(`${weightsPath} is truncated or corrupt (${(e as Error).message})`),
+    })
+    return { dir, manifest, values }
+  })
+
+/** Assigns the checkpoint's net weights (and, with `withOptimizers`, Adam state) to the models. */
+export const restoreModels = (
+  checkpoint: LoadedCheckpoint,
+  models: ModelsShape,
+  withOptimizers: boolean,
+): Effect.Effect<void, CheckpointError> =>
+  Effect.gen(function* () {
+    const nets = [
+      ...prefixed("descriptor", models.descriptor.params),
+      ...prefixed("generator", models.generator.params),
+    ]
+    for (const { name, tensor } of nets) {
+      const stored = checkpoint.values.get(name)
+      if (stored === undefined || stored.shape.join("x") !== tensor.shape.join("x"))
+        return yield* new CheckpointError({
+          message: `${checkpoint.dir} does not fit this architecture: parameter ${name} is ${stored ? `[${stored.shape}]` : "missing"} there but [${tensor.shape}] here. Use the pipeline spec the checkpoint was trained with.`,
+        })
+    }
+    for (const { name, tensor } of nets) {
+      const stored = checkpoint.values.get(name)
+      if (stored) tf.tidy(() => (tensor as tf.Variable).assign(tf.tensor(stored.values, [...stored.shape])))
+    }
+    if (!withOptimizers) return
+    yield* Effect.promise(async () => {
+      for (const [prefix, optimizer] of [
+        ["optimizer/descriptor/", models.descriptorOptimizer],
+        ["optimizer/generator/", models.generatorOptimizer],
+      ] as const) {
+        const named = [...checkpoint.values]
+          .filter(([name]) => name.startsWith(prefix))
+          .map(([name, v]) => ({
+            name: name.slice(prefix.length),
+            tensor: tf.tensor(v.values, [...v.shape]),
+          }))
+        await optimizer.setWeights(named)
+      }
+    })
+  })

@@ -1,0 +1,45 @@
+/** Builds the nets and optimisers a spec names, as a scoped service that disposes them on release. */
+import * as tf from "@tensorflow/tfjs-core"
+import { Effect, Layer } from "effect"
+import { initParams } from "../models/layers.js"
+import { architectures } from "../models/nets.js"
+import { foldIn, rootKey } from "../models/random.js"
+import { Models, type ModelsShape } from "../stages/models.js"
+import type { PipelineSpec } from "./spec.js"
+
+const adam = (o: PipelineSpec["optimizer"]["descriptor"]): tf.Optimizer =>
+  tf.train.adam(o.learningRate, o.beta1, o.beta2, o.epsilon)
+
+export const buildModels = (spec: PipelineSpec): ModelsShape => {
+  const arch = architectures[spec.model.arch]
+  const key = foldIn(rootKey(spec.seed), "init")
+  const descriptorSpec = arch.descriptor(spec.model)
+  const generatorSpec = arch.generator(spec.model)
+  return {
+    descriptor: {
+      spec: descriptorSpec,
+      params: initParams(descriptorSpec, foldIn(key, "descriptor"), "descriptor"),
+    },
+    generator: {
+      spec: generatorSpec,
+      params: initParams(generatorSpec, foldIn(key, "generator"), "generator"),
+    },
+    descriptorOptimizer: adam(spec.optimizer.descriptor),
+    generatorOptimizer: adam(spec.optimizer.generator),
+  }
+}
+
+export const disposeModels = (m: ModelsShape): void => {
+  tf.dispose([...m.descriptor.params.values(), ...m.generator.params.values()])
+  m.descriptorOptimizer.dispose()
+  m.generatorOptimizer.dispose()
+}
+
+export const layer = (spec: PipelineSpec): Layer.Layer<Models> =>
+  Layer.effect(
+    Models,
+    Effect.acquireRelease(
+      Effect.sync(() => buildModels(spec)),
+      (m) => Effect.sync(() => disposeModels(m)),
+    ),
+  )

@@ -1,0 +1,53 @@
+/**
+ * The records that flow through one cooperative iteration:
+ *   Observed → Drafted → Revised → Updated → Taught
+ * Each record carries the tensors of the ones before it; a stage passes on
+ * what it does not drop and the end of the pipeline releases the record.
+ */
+import type * as tf from "@tensorflow/tfjs-core"
+import type { DescriptorStep, GeneratorStep } from "../models/coopnets.js"
+
+/** Milliseconds spent in each stage of this iteration. */
+export type Timings = Readonly<Record<string, number>>
+
+export interface Observed {
+  readonly iteration: number
+  readonly epoch: number
+  /** [batch, h, w, c] in [-1, 1] */
+  readonly images: tf.Tensor4D
+  readonly labels: Int32Array
+  readonly timings: Timings
+}
+
+export interface Drafted extends Observed {
+  /** [chains, zDim] */
+  readonly z: tf.Tensor2D
+  /** [chains, h, w, c]: the starting points of the descriptor's chains */
+  readonly drafts: tf.Tensor4D
+}
+
+export interface Revised extends Drafted {
+  /** [chains, h, w, c]: the drafts after descriptor Langevin */
+  readonly revised: tf.Tensor4D
+  readonly draftEnergy: number
+}
+
+export interface Updated extends Revised {
+  readonly descriptor: DescriptorStep
+}
+
+export interface Taught extends Updated {
+  /** null when the generator is not taught */
+  readonly generator: GeneratorStep | null
+}
+
+/** Disposes every tensor a record holds (the end of an iteration). */
+export const release = (record: Partial<Taught>): void => {
+  for (const t of [record.images, record.z, record.drafts, record.revised]) t?.dispose()
+}
+
+export const timed = <A>(timings: Timings, stage: string, run: () => A): readonly [A, Timings] => {
+  const start = performance.now()
+  const out = run()
+  return [out, { ...timings, [stage]: performance.now() - start }]
+}
