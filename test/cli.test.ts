@@ -21,7 +21,13 @@ describe("node dist/run.js", () => {
     const r = cli("--help")
     expect(r.code).toBe(0)
     expect(r.stdout).toContain("node dist/run.js sample <run-dir|checkpoint-dir>")
-    for (const field of ["langevin.stepSize", "training.chains", "stages.teach", "output.checkpointEvery", "backend"])
+    for (const field of [
+      "langevin.stepSize",
+      "training.chains",
+      "stages.teach",
+      "output.checkpointEvery",
+      "backend",
+    ])
       expect(r.stdout).toContain(field)
   })
 
@@ -35,7 +41,12 @@ describe("node dist/run.js", () => {
 
   it("reports a wrong type, an unknown stage and a negative step size together", () => {
     const file = pipelineFile(
-      JSON.stringify({ name: "bad", training: { iterations: "ten" }, stages: { chains: "magic" }, langevin: { stepSize: -1 } }),
+      JSON.stringify({
+        name: "bad",
+        training: { iterations: "ten" },
+        stages: { chains: "magic" },
+        langevin: { stepSize: -1 },
+      }),
     )
     const r = cli(file)
     expect(r.code).toBe(2)

@@ -37,13 +37,25 @@ describe("train", () => {
     const record = JSON.parse(readFileSync(join(outDir, "run.json"), "utf8"))
     expect(record.source).toBe("tiny.json")
     expect(typeof record.backend.name).toBe("string")
-    const lines = readFileSync(join(outDir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    const lines = readFileSync(join(outDir, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
     expect(lines.map((l) => l.iteration)).toEqual([1, 2, 3, 4])
     for (const l of lines) {
       expect(Object.keys(l.energy).sort()).toEqual(["drafted", "observed", "revised"])
       expect(Number.isFinite(l.descriptorLoss)).toBe(true)
       expect(l.reconstructionError).toBeGreaterThan(0)
-      expect(Object.keys(l.ms).sort()).toEqual(["draft", "iteration", "load", "revise", "teach", "updateDescriptor"])
+      expect(l.memory.tensors).toBeGreaterThan(0)
+      expect(l.memory.rssMb).toBeGreaterThan(0)
+      expect(Object.keys(l.ms).sort()).toEqual([
+        "draft",
+        "iteration",
+        "load",
+        "revise",
+        "teach",
+        "updateDescriptor",
+      ])
     }
   })
 
@@ -68,7 +80,10 @@ describe("train", () => {
     expect(manifest.spec).toEqual(spec)
     const bin = readFileSync(join(dir, "weights.bin"))
     const specs = manifest.weightsManifest[0].weights
-    const tensors = tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength), specs)
+    const tensors = tf.io.decodeWeights(
+      bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
+      specs,
+    )
     expect(tensors["descriptor/conv1/w"]?.shape).toEqual([4, 4, 1, 4])
     expect(tensors["generator/deconv4/w"]?.shape).toEqual([4, 4, 1, 4])
     expect(Object.keys(tensors)).toContain("optimizer/descriptor/iter")
@@ -88,7 +103,11 @@ describe("train", () => {
   it("is reproducible: the same seed gives byte-identical checkpoints and samples", async () => {
     const again = join(scratch(), "run")
     await run(train(spec, { source: "tiny.json", outDir: again, force: false, quiet: true }))
-    for (const file of ["checkpoints/final/weights.bin", "checkpoints/final/checkpoint.json", "samples/revised-000004.png"])
+    for (const file of [
+      "checkpoints/final/weights.bin",
+      "checkpoints/final/checkpoint.json",
+      "samples/revised-000004.png",
+    ])
       expect(readFileSync(join(again, file)).equals(readFileSync(join(outDir, file)))).toBe(true)
     const other = join(scratch(), "run")
     await run(train({ ...spec, seed: 2 }, { source: "tiny.json", outDir: other, force: false, quiet: true }))
@@ -99,7 +118,15 @@ describe("train", () => {
   it("sample mode writes N PNGs, a grid and an N×28×28 .npy in [0, 1]", async () => {
     const out = join(scratch(), "samples")
     const result = await run(
-      sample({ location: outDir, count: 5, langevinSteps: 2, seed: 0, outDir: out, force: false, quiet: true }),
+      sample({
+        location: outDir,
+        count: 5,
+        langevinSteps: 2,
+        seed: 0,
+        outDir: out,
+        force: false,
+        quiet: true,
+      }),
     )
     expect(result.shape).toEqual([5, 28, 28])
     expect(readdirSync(join(out, "png")).sort()).toEqual([0, 1, 2, 3, 4].map((i) => `00000${i}.png`))
@@ -107,7 +134,9 @@ describe("train", () => {
     expect(npy.subarray(1, 6).toString("latin1")).toBe("NUMPY")
     const headerLength = npy.readUInt16LE(8)
     expect(npy.subarray(10, 10 + headerLength).toString("latin1")).toContain("'shape': (5, 28, 28)")
-    const values = new Float32Array(npy.buffer.slice(npy.byteOffset + 10 + headerLength, npy.byteOffset + npy.byteLength))
+    const values = new Float32Array(
+      npy.buffer.slice(npy.byteOffset + 10 + headerLength, npy.byteOffset + npy.byteLength),
+    )
     expect(values.length).toBe(5 * 784)
     expect(Math.min(...values)).toBeGreaterThanOrEqual(0)
     expect(Math.max(...values)).toBeLessThanOrEqual(1)
@@ -115,7 +144,17 @@ describe("train", () => {
     expect([meta.width, meta.height]).toEqual([3 * 29 - 1, 2 * 29 - 1])
     // same seed → same samples
     const again = join(scratch(), "samples")
-    await run(sample({ location: outDir, count: 5, langevinSteps: 2, seed: 0, outDir: again, force: false, quiet: true }))
+    await run(
+      sample({
+        location: outDir,
+        count: 5,
+        langevinSteps: 2,
+        seed: 0,
+        outDir: again,
+        force: false,
+        quiet: true,
+      }),
+    )
     expect(readFileSync(join(again, "samples.npy")).equals(npy)).toBe(true)
   })
 })

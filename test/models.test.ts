@@ -174,3 +174,20 @@ describe("CoopNets math", () => {
     optimizer.dispose()
   })
 })
+
+describe("MAC counts", () => {
+  it("match the hand count of the official MNIST iteration (112.7 GMAC)", async () => {
+    const { iterationMacs, forwardMacs } = await import("../src/models/flops.js")
+    // descriptor: 14²·16·1·64 + 7²·16·64·128 + 4²·16·128·256 + 1·16·256·100
+    expect(forwardMacs(mnist.descriptor(official))).toBe(200704 + 6422528 + 8388608 + 409600)
+    // generator: 1·16·100·512 + 4²·16·512·256 + 7²·16·256·128 + 14²·16·128·1
+    expect(forwardMacs(mnist.generator(official))).toBe(819200 + 33554432 + 25690112 + 401408)
+    const m = iterationMacs(mnist.descriptor(official), mnist.generator(official), {
+      batchSize: 100,
+      chains: 144,
+      langevinSteps: 15,
+    })
+    const g = (v: number) => Math.round(v / 1e8) / 10
+    expect([g(m.draft), g(m.revise), g(m.updateDescriptor), g(m.teach)]).toEqual([8.7, 66.6, 11.3, 26.1])
+  })
+})

@@ -88,6 +88,7 @@ const metricsLine = (r: Taught, iterationMs: number) => ({
   descriptorLoss: r.descriptor.loss,
   generatorLoss: r.generator?.loss ?? null,
   reconstructionError: r.generator?.reconstructionError ?? null,
+  memory: { tensors: tf.memory().numTensors, rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20) },
   ms: {
     ...Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v * 100) / 100])),
     iteration: Math.round(iterationMs * 100) / 100,
