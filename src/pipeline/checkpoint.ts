@@ -33,14 +33,20 @@ export interface CheckpointManifest {
 const prefixed = (prefix: string, params: ModelsShape["descriptor"]["params"]) =>
   [...params].map(([name, tensor]) => ({ name: `${prefix}/${name}`, tensor }))
 
-/** Everything trained, copied out now: net weights, then optimiser moments and step counts. */
+/** Net weights and extra state (`state/<name>`): what sampling and resuming need besides the optimisers. */
+const modelTensors = (models: ModelsShape) => [
+  ...prefixed("descriptor", models.descriptor.params),
+  ...prefixed("generator", models.generator.params),
+  ...prefixed("state", models.state),
+]
+
+/** Everything trained, copied out now: net weights, extra state, then optimiser moments and step counts. */
 export const captureState = (models: ModelsShape): Effect.Effect<ReturnType<typeof snapshot>> =>
   Effect.promise(async () => {
     const optimizerState = async (prefix: string, optimizer: tf.Optimizer) =>
       (await optimizer.getWeights()).map(({ name, tensor }) => ({ name: `${prefix}/${name}`, tensor }))
     const named = [
-      ...prefixed("descriptor", models.descriptor.params),
-      ...prefixed("generator", models.generator.params),
+      ...modelTensors(models),
       ...(await optimizerState("optimizer/descriptor", models.descriptorOptimizer)),
       ...(await optimizerState("optimizer/generator", models.generatorOptimizer)),
     ]
@@ -110,7 +116,7 @@ export const readCheckpoint = (
     return { dir, manifest, values }
   })
 
-/** Assigns the checkpoint's net weights (and, with `withOptimizers`, Adam state) to the models. */
+/** Assigns the checkpoint's net weights and extra state (and, with `withOptimizers`, Adam state) to the models. */
 export const restoreModels = (
   checkpoint: LoadedCheckpoint,
   models: ModelsShape,

@@ -26,11 +26,12 @@ export const buildModels = (spec: PipelineSpec): ModelsShape => {
     },
     descriptorOptimizer: adam(spec.optimizer.descriptor),
     generatorOptimizer: adam(spec.optimizer.generator),
+    state: new Map(),
   }
 }
 
 export const disposeModels = (m: ModelsShape): void => {
-  tf.dispose([...m.descriptor.params.values(), ...m.generator.params.values()])
+  tf.dispose([...m.descriptor.params.values(), ...m.generator.params.values(), ...m.state.values()])
   m.descriptorOptimizer.dispose()
   m.generatorOptimizer.dispose()
 }

@@ -11,6 +11,11 @@ export interface ModelsShape {
   readonly generator: Net
   readonly descriptorOptimizer: tf.Optimizer
   readonly generatorOptimizer: tf.Optimizer
+  /**
+   * Further trained or sampled state that checkpoints must carry (e.g. persistent
+   * chains), by name. Stages that need such state add it when the models are built.
+   */
+  readonly state: Map<string, tf.Variable>
 }
 
 export class Models extends Context.Service<Models, ModelsShape>()("coopnets/Models") {}
