@@ -6,8 +6,11 @@
  * Each backend runs in its own process (clean peak RSS); the last line printed
  * is one JSON object for scripts.
  *
- *   node dist/bench.js [--iterations 8] [--js-iterations 2] [--soak 1000]
+ *   node dist/bench.js [--iterations 5] [--rounds 3] [--js-iterations 1] [--soak 1000]
  *                      [--backends tensorflow,wasm,cpu] [--no-pytorch] [--threads 2]
+ *
+ * Native backends alternate with the PyTorch reference round by round, so that
+ * drift in the machine's load affects both sides of the ratio alike.
  */
 import { execFileSync, spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -50,12 +53,15 @@ const readMetrics = (dir: string): ReadonlyArray<MetricsLine> =>
     .split("\n")
     .map((l) => JSON.parse(l) as MetricsLine)
 
+type StageName = (typeof STAGES)[number]
+/** One timed iteration: ms per stage and in all. */
+type Sample = Readonly<Record<StageName | "iteration", number>>
+
 interface WorkerResult {
   readonly backend: BackendName
-  readonly iterations: number
-  readonly stageMs: Readonly<Record<(typeof STAGES)[number], number>>
-  readonly msPerIteration: number
-  readonly msPerIterationWithIo: number
+  readonly compute: ReadonlyArray<Sample>
+  /** iteration ms with sample grids written every iteration */
+  readonly withIo: ReadonlyArray<number>
   readonly peakRssMb: number
   readonly soak?: {
     readonly iterations: number
@@ -64,7 +70,10 @@ interface WorkerResult {
   }
 }
 
-/** In a child process: time `iterations` official iterations without and with grid writing every iteration. */
+const sampleOf = (l: MetricsLine): Sample =>
+  Object.fromEntries([...STAGES, "iteration"].map((s) => [s, l.ms[s] ?? 0])) as Sample
+
+/** In a child process: time `iterations` official iterations without, then with, grid writing every iteration. */
 const worker = async (backend: BackendName, iterations: number, soak: number): Promise<void> => {
   const base: PipelineSpec = {
     ...defaults,
@@ -84,46 +93,66 @@ const worker = async (backend: BackendName, iterations: number, soak: number): P
     rmSync(outDir, { recursive: true, force: true })
     return lines
   }
-  const compute = await timed(base)
-  const withIo = await timed({ ...base, output: { ...base.output, sampleEvery: 1 } })
-  const stageMs = Object.fromEntries(
-    STAGES.map((s) => [s, median(compute.map((l) => l.ms[s] ?? 0))]),
-  ) as WorkerResult["stageMs"]
+  const compute = (await timed(base)).map(sampleOf)
+  const withIo = (await timed({ ...base, output: { ...base.output, sampleEvery: 1 } })).map(
+    (l) => l.ms.iteration ?? 0,
+  )
   let soakResult: WorkerResult["soak"]
   if (soak > 0) {
-    // a narrow net so 1,000 iterations take minutes: the point is flat memory, not speed
+    // a narrow net so that 1,000 iterations take minutes: the point is flat memory, not speed
     const lines = await timed({
       ...base,
       model: { ...base.model, descriptorChannels: [8, 16, 32], generatorChannels: [32, 16, 8] },
       training: { iterations: soak + 1, batchSize: 100, chains: 64 },
     })
-    const first = lines[Math.min(9, lines.length - 1)] as MetricsLine
-    const last = lines[lines.length - 1] as MetricsLine
+    // live tensors include the batches the load buffer holds ahead, so compare window maxima
+    const window = (from: number) => lines.slice(from, from + 100)
+    const maxOf = (ls: ReadonlyArray<MetricsLine>, f: (l: MetricsLine) => number) => Math.max(...ls.map(f))
+    const early = window(10)
+    const late = window(Math.max(10, lines.length - 100))
     soakResult = {
       iterations: soak,
-      tensors: [first.memory.tensors, last.memory.tensors],
-      rssMb: [first.memory.rssMb, last.memory.rssMb],
+      tensors: [maxOf(early, (l) => l.memory.tensors), maxOf(late, (l) => l.memory.tensors)],
+      rssMb: [maxOf(early, (l) => l.memory.rssMb), maxOf(late, (l) => l.memory.rssMb)],
     }
   }
   const result: WorkerResult = {
     backend,
-    iterations,
-    stageMs,
-    msPerIteration: median(compute.map((l) => l.ms.iteration ?? 0)),
-    msPerIterationWithIo: median(withIo.map((l) => l.ms.iteration ?? 0)),
+    compute,
+    withIo,
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     ...(soakResult ? { soak: soakResult } : {}),
   }
   process.stdout.write(`${JSON.stringify(result)}\n`)
 }
 
-interface PyTorchResult {
-  readonly msPerIteration: number
-  readonly stageMs: Readonly<Record<(typeof STAGES)[number], number>>
-  readonly torch: string
+const runWorker = (backend: BackendName, iterations: number, soak: number): WorkerResult | string => {
+  const r = spawnSync(
+    process.execPath,
+    [
+      fileURLToPath(import.meta.url),
+      "--worker",
+      backend,
+      "--iterations",
+      String(iterations + 1),
+      "--soak",
+      String(soak),
+    ],
+    { encoding: "utf8", maxBuffer: 1 << 26, stdio: ["ignore", "pipe", "pipe"] },
+  )
+  const line = r.stdout.trim().split("\n").pop() ?? ""
+  if (r.status === 0 && line.startsWith("{")) return JSON.parse(line) as WorkerResult
+  return (r.stderr.match(/error: (.*)/)?.[1] ?? r.stderr.trim().split("\n").pop() ?? "no output").slice(
+    0,
+    300,
+  )
 }
 
-const pytorch = (iterations: number, threads: number): PyTorchResult | string => {
+/** The PyTorch reference, per-iteration times (its first iteration excluded as warm-up), or why it cannot run. */
+const pytorch = (
+  iterations: number,
+  threads: number,
+): { samples: ReadonlyArray<Sample>; torch: string } | string => {
   const script = process.env.COOPNETS_REFERENCE ?? join(root, "..", "shared", "reference", "coopnets_ref.py")
   if (!existsSync(script)) return `reference not found at ${script} (set COOPNETS_REFERENCE)`
   try {
@@ -137,44 +166,36 @@ const pytorch = (iterations: number, threads: number): PyTorchResult | string =>
     "python3",
     [
       script,
-      "--config",
-      "mnist",
-      "--iters",
-      String(iterations + 1),
-      "--batch",
-      "100",
-      "--chains",
-      "144",
-      "--langevin-steps",
-      "15",
-      "--threads",
-      String(threads),
-      "--seed",
-      "1",
-      "--mnist-dir",
-      mnistDir,
-      "--out",
-      out,
+      ...["--config", "mnist", "--iters", String(iterations + 1), "--batch", "100", "--chains", "144"],
+      ...[
+        "--langevin-steps",
+        "15",
+        "--threads",
+        String(threads),
+        "--seed",
+        "1",
+        "--mnist-dir",
+        mnistDir,
+        "--out",
+        out,
+      ],
     ],
     { encoding: "utf8", maxBuffer: 1 << 26 },
   )
   rmSync(out, { recursive: true, force: true })
-  const last = r.stdout.trim().split("\n").pop() ?? ""
-  try {
-    const j = JSON.parse(last) as { median_ms: Record<string, number>; torch: string }
-    return {
-      msPerIteration: j.median_ms.iter as number,
-      stageMs: {
-        draft: j.median_ms.draft as number,
-        revise: j.median_ms.langevin as number,
-        updateDescriptor: j.median_ms.des_update as number,
-        teach: j.median_ms.gen_update as number,
-      },
-      torch: j.torch,
-    }
-  } catch {
-    return `reference failed: ${(r.stderr || last).slice(-300)}`
-  }
+  const field = (line: string, name: string) => Number(new RegExp(`${name}=([\\d.]+)`).exec(line)?.[1])
+  const samples = r.stdout
+    .split("\n")
+    .filter((l) => /^iter \d+ /.test(l) && Number(l.split(" ")[1]) > 1)
+    .map((l) => ({
+      draft: field(l, "draft_ms"),
+      revise: field(l, "langevin_ms"),
+      updateDescriptor: field(l, "des_update_ms"),
+      teach: field(l, "gen_update_ms"),
+      iteration: field(l, "total_ms"),
+    }))
+  const torch = /"torch": "([^"]+)"/.exec(r.stdout)?.[1] ?? "?"
+  return samples.length > 0 ? { samples, torch } : `reference failed: ${(r.stderr || r.stdout).slice(-300)}`
 }
 
 /** fp32 peak of this CPU from /proc/cpuinfo: cores × GHz × flops per cycle (2 FMA units × vector width × 2). */
@@ -192,129 +213,159 @@ const peakGflops = (): { readonly gflops: number; readonly how: string } => {
   return { gflops, how: `${cores} cores × ${(mhz / 1000).toFixed(2)} GHz × ${perCycle} flop/cycle` }
 }
 
+interface Summary {
+  readonly name: string
+  readonly stageMs: Readonly<Record<StageName, number>>
+  readonly msPerIteration: number
+  readonly msPerIterationWithIo: number | null
+  readonly peakRssMb: number | null
+}
+
+const summarise = (
+  name: string,
+  samples: ReadonlyArray<Sample>,
+  withIo: ReadonlyArray<number>,
+  rss: number | null,
+): Summary => ({
+  name,
+  stageMs: Object.fromEntries(STAGES.map((s) => [s, median(samples.map((x) => x[s]))])) as Summary["stageMs"],
+  msPerIteration: median(samples.map((x) => x.iteration)),
+  msPerIterationWithIo: withIo.length > 0 ? median(withIo) : null,
+  peakRssMb: rss,
+})
+
 const main = async (): Promise<void> => {
   const workerBackend = flag("--worker") as BackendName | undefined
-  const iterations = intFlag("--iterations", 8)
-  const jsIterations = intFlag("--js-iterations", 2)
+  const iterations = intFlag("--iterations", 5)
   const soak = intFlag("--soak", 1000)
   if (workerBackend) return worker(workerBackend, iterations, soak)
+  const jsIterations = intFlag("--js-iterations", 1)
+  const rounds = intFlag("--rounds", 3)
   const threads = intFlag("--threads", cpus().length)
   const wanted = (flag("--backends")?.split(",") as Array<BackendName> | undefined) ?? ALL_BACKENDS
-  const results: Array<WorkerResult> = []
-  let soakDone = false
+  const usePytorch = !process.argv.includes("--no-pytorch")
+  const log = (line: string) => process.stderr.write(`bench: ${line}\n`)
+  const summaries: Array<Summary> = []
+  const soaks: Array<{ backend: string; soak: NonNullable<WorkerResult["soak"]> }> = []
+  let torchSamples: Array<Sample> = []
+  let torchNote: string | undefined
+  let torchVersion = ""
+  let soakLeft = soak
   for (const backend of wanted) {
-    const n = NATIVE.has(backend) ? iterations : jsIterations
-    const soakHere = !soakDone && NATIVE.has(backend) ? soak : 0
-    process.stderr.write(
-      `bench: ${backend}, ${n} timed iterations${soakHere ? ` + ${soakHere}-iteration soak` : ""}…\n`,
-    )
-    const r = spawnSync(
-      process.execPath,
-      [
-        fileURLToPath(import.meta.url),
-        "--worker",
-        backend,
-        "--iterations",
-        String(n + 1),
-        "--soak",
-        String(soakHere),
-      ],
-      { encoding: "utf8", maxBuffer: 1 << 26, stdio: ["ignore", "pipe", "pipe"] },
-    )
-    const line = r.stdout.trim().split("\n").pop() ?? ""
-    if (r.status !== 0 || !line.startsWith("{")) {
-      const why = (r.stderr.match(/error: (.*)/)?.[1] ?? r.stderr.trim().split("\n").pop() ?? "").slice(
-        0,
-        200,
+    const native = NATIVE.has(backend)
+    // native backends alternate with the PyTorch reference, round by round, so load drift hits both
+    const backendRounds = native ? rounds : 1
+    const compute: Array<Sample> = []
+    const withIo: Array<number> = []
+    let rss = 0
+    let skipped: string | undefined
+    for (let r = 0; r < backendRounds && skipped === undefined; r++) {
+      const n = native ? iterations : jsIterations
+      const soakHere = native && r === backendRounds - 1 ? soakLeft : 0
+      log(
+        `${backend} round ${r + 1}/${backendRounds}: ${n} timed iterations${soakHere ? ` + ${soakHere}-iteration memory soak` : ""}`,
       )
-      process.stderr.write(`bench: ${backend} skipped: ${why}\n`)
-      continue
+      const result = runWorker(backend, n, soakHere)
+      if (typeof result === "string") {
+        skipped = result
+        break
+      }
+      compute.push(...result.compute)
+      withIo.push(...result.withIo)
+      rss = Math.max(rss, result.peakRssMb)
+      if (result.soak) {
+        soaks.push({ backend, soak: result.soak })
+        soakLeft = 0
+      }
+      if (native && usePytorch && torchNote === undefined) {
+        log(`pytorch round ${r + 1}/${backendRounds}: ${iterations} timed iterations`)
+        const ref = pytorch(iterations, threads)
+        if (typeof ref === "string") torchNote = ref
+        else {
+          torchSamples.push(...ref.samples)
+          torchVersion = ref.torch
+        }
+      }
     }
-    const parsed = JSON.parse(line) as WorkerResult
-    if (parsed.soak) soakDone = true
-    results.push(parsed)
+    if (skipped !== undefined) log(`${backend} skipped: ${skipped}`)
+    else summaries.push(summarise(backend, compute, withIo, rss))
   }
-  const noPytorch = process.argv.includes("--no-pytorch")
-  const reference = noPytorch ? "skipped (--no-pytorch)" : pytorch(iterations, threads)
+  if (usePytorch && torchSamples.length === 0 && torchNote === undefined) {
+    const ref = pytorch(iterations, threads)
+    if (typeof ref === "string") torchNote = ref
+    else {
+      torchSamples = [...ref.samples]
+      torchVersion = ref.torch
+    }
+  }
+  if (!usePytorch) torchNote = "skipped (--no-pytorch)"
+  const torch =
+    torchSamples.length > 0 ? summarise(`pytorch ${torchVersion}`, torchSamples, [], null) : undefined
   const peak = peakGflops()
   const macs = iterationMacs(mnist.descriptor(defaults.model), mnist.generator(defaults.model), {
     batchSize: 100,
     chains: 144,
     langevinSteps: 15,
   })
-  const gflops = (stage: (typeof STAGES)[number], ms: number) => (2 * macs[stage]) / (ms / 1000) / 1e9
-  const pad = (s: string, n: number) => s.padStart(n)
+  const gflops = (stage: StageName, ms: number) => (2 * macs[stage]) / (ms / 1000) / 1e9
+  const cell = (v: string) => v.padStart(10)
+  const imagesPerSecond = (ms: number) => (100 + 144) / (ms / 1000)
   const rows: Array<string> = [
-    `MNIST official iteration: batch 100, 144 chains, 15 Langevin steps; ${threads} threads; median ms`,
-    `${"backend".padEnd(16)}${["draft", "revise", "D-update", "teach", "iter", "iter+I/O", "I/O x", "img/s", "RSS MB", "vs torch"].map((h) => pad(h, 10)).join("")}`,
+    `MNIST official iteration (batch 100, 144 chains, 15 Langevin steps), ${threads} threads, median ms over ${rounds} interleaved rounds of ${iterations} iterations (pure-JS backends: ${jsIterations})`,
+    `${"backend".padEnd(22)}${["draft", "revise", "D-update", "teach", "iter", "iter+I/O", "I/O ×", "img/s", "RSS MB", "vs torch"].map(cell).join("")}`,
   ]
-  const torchMs = typeof reference === "string" ? undefined : reference.msPerIteration
-  for (const r of results)
+  for (const s of [...summaries, ...(torch ? [torch] : [])])
     rows.push(
-      `${r.backend.padEnd(16)}${[
-        ...STAGES.map((s) => r.stageMs[s].toFixed(0)),
-        r.msPerIteration.toFixed(0),
-        r.msPerIterationWithIo.toFixed(0),
-        (r.msPerIterationWithIo / r.msPerIteration).toFixed(3),
-        ((100 + 144) / (r.msPerIteration / 1000)).toFixed(1),
-        String(r.peakRssMb),
-        torchMs ? `${(r.msPerIteration / torchMs).toFixed(2)}x` : "-",
+      `${s.name.padEnd(22)}${[
+        ...STAGES.map((st) => s.stageMs[st].toFixed(0)),
+        s.msPerIteration.toFixed(0),
+        s.msPerIterationWithIo?.toFixed(0) ?? "-",
+        s.msPerIterationWithIo ? (s.msPerIterationWithIo / s.msPerIteration).toFixed(3) : "-",
+        imagesPerSecond(s.msPerIteration).toFixed(1),
+        s.peakRssMb?.toString() ?? "-",
+        torch ? `${(s.msPerIteration / torch.msPerIteration).toFixed(2)}x` : "-",
       ]
-        .map((v) => pad(v, 10))
+        .map(cell)
         .join("")}`,
     )
-  if (typeof reference === "string") rows.push(`pytorch         ${reference}`)
-  else
-    rows.push(
-      `${`pytorch ${reference.torch}`.padEnd(16)}${[
-        ...STAGES.map((s) => reference.stageMs[s].toFixed(0)),
-        reference.msPerIteration.toFixed(0),
-        "-",
-        "-",
-        ((100 + 144) / (reference.msPerIteration / 1000)).toFixed(1),
-        "-",
-        "1.00x",
-      ]
-        .map((v) => pad(v, 10))
-        .join("")}`,
-    )
+  if (torchNote) rows.push(`pytorch: ${torchNote}`)
+  const work = (2 * Object.values(macs).reduce((a, b) => a + b, 0)) / 1e9
   rows.push(
     "",
-    `GFLOP/s per stage (2 × MACs / time; work per iteration ${((2 * Object.values(macs).reduce((a, b) => a + b, 0)) / 1e9).toFixed(1)} GFLOP); peak ≈ ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how})`,
+    `GFLOP/s per stage (2 × MACs / median time; ${work.toFixed(1)} GFLOP per iteration); peak ≈ ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how})`,
   )
-  const lines: Array<{ name: string; stageMs: WorkerResult["stageMs"] }> = results.map((r) => ({
-    name: r.backend,
-    stageMs: r.stageMs,
-  }))
-  if (typeof reference !== "string") lines.push({ name: "pytorch", stageMs: reference.stageMs })
-  for (const l of lines)
+  for (const s of [...summaries, ...(torch ? [torch] : [])])
     rows.push(
-      `${l.name.padEnd(16)}${STAGES.map((s) => `${s} ${gflops(s, l.stageMs[s]).toFixed(1)} (${((100 * gflops(s, l.stageMs[s])) / peak.gflops).toFixed(0)}%)`).join("  ")}`,
+      `${s.name.padEnd(22)}${STAGES.map((st) => {
+        const g = gflops(st, s.stageMs[st])
+        return `${st} ${g.toFixed(1)} (${((100 * g) / peak.gflops).toFixed(0)}%)`
+      }).join("   ")}`,
     )
-  for (const r of results)
-    if (r.soak)
-      rows.push(
-        "",
-        `memory over ${r.soak.iterations} iterations (${r.backend}, narrow net): tensors ${r.soak.tensors[0]} → ${r.soak.tensors[1]}, RSS ${r.soak.rssMb[0]} → ${r.soak.rssMb[1]} MB (iteration 10 → last)`,
-      )
+  for (const { backend, soak: m } of soaks)
+    rows.push(
+      "",
+      `memory over ${m.iterations} iterations on ${backend} (narrow net): live tensors ${m.tensors[0]} → ${m.tensors[1]}, RSS ${m.rssMb[0]} → ${m.rssMb[1]} MB (max over iterations 10-110 → max over the last 100)`,
+    )
   process.stdout.write(`${rows.join("\n")}\n`)
-  const best = results[0]
+  const best = summaries[0]
   const summary = {
-    backend: best?.backend ?? null,
+    backend: best?.name ?? null,
     msPerIteration: best?.msPerIteration ?? null,
     msPerIterationWithIo: best?.msPerIterationWithIo ?? null,
-    ioOverheadRatio: best ? best.msPerIterationWithIo / best.msPerIteration : null,
-    pytorchMsPerIteration: torchMs ?? null,
-    ratioToPyTorch: best && torchMs ? best.msPerIteration / torchMs : null,
-    imagesPerSecond: best ? (100 + 144) / (best.msPerIteration / 1000) : null,
+    ioOverheadRatio: best?.msPerIterationWithIo ? best.msPerIterationWithIo / best.msPerIteration : null,
+    pytorchMsPerIteration: torch?.msPerIteration ?? null,
+    ratioToPyTorch: best && torch ? best.msPerIteration / torch.msPerIteration : null,
+    imagesPerSecond: best ? imagesPerSecond(best.msPerIteration) : null,
     peakGflops: peak.gflops,
-    backends: results,
-    pytorch: reference,
+    stageGflops: best ? Object.fromEntries(STAGES.map((st) => [st, gflops(st, best.stageMs[st])])) : null,
+    backends: summaries,
+    pytorch: torch ?? torchNote ?? null,
+    memory: soaks,
   }
   process.stdout.write(`${JSON.stringify(summary)}\n`)
 }
 
 main().catch((e) => {
-  process.stderr.write(`bench failed: ${String(e)}\n`)
+  process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`)
   process.exitCode = 1
 })

@@ -1,12 +1,31 @@
 #!/usr/bin/env node
 /** Entry point: `node dist/run.js --help`. Reads argv, runs the command, prints errors as one paragraph. */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { NodeServices } from "@effect/platform-node"
 import { Effect, FileSystem, Path } from "effect"
 import { type Command, helpText, parseArgs } from "./pipeline/cli.js"
+import { compare } from "./pipeline/compare.js"
 import { ConfigError } from "./pipeline/errors.js"
+import { interpolateRun } from "./pipeline/interpolate.js"
+import { findResumePoint } from "./pipeline/resume.js"
 import { sample } from "./pipeline/sample.js"
 import { checkSpec, decodeSpec } from "./pipeline/spec.js"
-import { train } from "./pipeline/train.js"
+import { processStop, runMain, StopRequest, signalExitCode } from "./pipeline/stop.js"
+import { type TrainResult, train } from "./pipeline/train.js"
+
+/** The last line of a training run: done, or stopped by a signal after a checkpoint (exit 130/143). */
+const summarise = (name: string, result: TrainResult): void => {
+  if (result.stopped !== undefined) {
+    process.stderr.write(
+      `[${name}] stopped by ${result.stopped} after iteration ${result.iterations}; checkpoint written. Continue with: node dist/run.js --resume ${result.outDir}\n`,
+    )
+    process.exitCode = signalExitCode(result.stopped)
+    return
+  }
+  process.stderr.write(
+    `[${name}] done: ${result.iterations} iterations, ${(result.msPerIteration / 1000).toFixed(2)} s/it on ${result.backend}. ` +
+      `Run directory ${result.outDir} (metrics.jsonl, samples/, checkpoints/final).\n`,
+  )
+}
 
 const runCommand = (command: Command) =>
   Effect.gen(function* () {
@@ -29,10 +48,32 @@ const runCommand = (command: Command) =>
         )
         const outDir = command.outDir ?? path.join("runs", spec.name)
         const result = yield* train(spec, { source: command.file, outDir, force: command.force })
+        return yield* Effect.sync(() => summarise(spec.name, result))
+      }
+      case "resume": {
+        const point = yield* findResumePoint(command.runDir)
+        const source = `${command.runDir}/config.json`
+        const result = yield* train(point.spec, {
+          source,
+          outDir: command.runDir,
+          force: false,
+          resume: point,
+        })
+        return yield* Effect.sync(() => summarise(point.spec.name, result))
+      }
+      case "compare": {
+        const result = yield* compare({ ...command, outDir: command.outDir ?? "runs/compare" })
+        yield* Effect.sync(() => {
+          process.stdout.write(result.table)
+          process.stderr.write(`Wrote compare.md, compare.json and compare.png to ${result.outDir}.\n`)
+        })
+        return
+      }
+      case "interpolate": {
+        const result = yield* interpolateRun(command)
         yield* Effect.sync(() =>
           process.stderr.write(
-            `[${spec.name}] done: ${result.iterations} iterations, ${(result.msPerIteration / 1000).toFixed(2)} s/it on ${result.backend}. ` +
-              `Run directory ${result.outDir} (metrics.jsonl, samples/, checkpoints/final).\n`,
+            `Wrote ${command.pairs} interpolations of ${command.steps} frames [${result.shape}] to ${result.outDir} (grid.png, frames.npy).\n`,
           ),
         )
         return
@@ -57,4 +98,4 @@ const main = parseArgs(process.argv.slice(2)).pipe(
   ),
 )
 
-main.pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain)
+main.pipe(Effect.provideService(StopRequest, processStop), Effect.provide(NodeServices.layer), runMain)

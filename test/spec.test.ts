@@ -36,9 +36,9 @@ describe("pipeline spec", () => {
     })
     expect(r).toEqual({
       error: `p.json: 4 problems
-  - trainning: unknown field
+  - trainning: unknown field; did you mean training?
   - seed: Expected number, got "one"
-  - stages.teach: Expected "mcmc" | "none", got "telepathy"
+  - stages.teach: Expected "mcmc" | "none" | "abp", got "telepathy"
   - langevin.stepSize: Expected a value greater than 0, got -0.1
 Fix these fields and run again; \`node dist/run.js --help\` lists every field and its default.`,
     })

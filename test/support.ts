@@ -3,9 +3,11 @@
  * (default "auto": native TensorFlow when built, else wasm/cpu); the pure-JS
  * path is exercised separately by tests that ask for "cpu" explicitly.
  */
-import type * as tf from "@tensorflow/tfjs-core"
+import * as tf from "@tensorflow/tfjs-core"
 import { type BackendChoice, selectBackend } from "../src/pipeline/backend.js"
 import { defaults, type PipelineSpec } from "../src/pipeline/spec.js"
+import { batchAt, type Dataset } from "../src/stages/load.js"
+import type { Observed } from "../src/stages/records.js"
 
 export const testBackend = (process.env.COOPNETS_TEST_BACKEND ?? "auto") as BackendChoice
 
@@ -33,3 +35,23 @@ export const tinySpec = (over: Partial<PipelineSpec> = {}): PipelineSpec => ({
 
 export const bytesOf = (t: tf.Tensor): Uint8Array =>
   new Uint8Array((t.dataSync() as Float32Array).slice().buffer)
+
+/** Twenty synthetic 28x28 "digits" in [-1, 1] with labels 0-9: data for stage contracts. */
+export const syntheticDigits: Dataset = (() => {
+  const count = 20
+  const images = new Float32Array(count * 784)
+  for (let i = 0; i < images.length; i++) images[i] = Math.sin(i) * 0.9
+  return { images, labels: Int32Array.from({ length: count }, (_, i) => i % 10), count, shape: [28, 28, 1] }
+})()
+
+/** The observed record of `iteration` under `spec`, as the load stage would emit it. */
+export const observedAt = (spec: PipelineSpec, iteration: number): Observed => {
+  const b = batchAt(syntheticDigits, { seed: spec.seed, batchSize: spec.training.batchSize }, iteration)
+  return {
+    iteration,
+    epoch: b.epoch,
+    images: tf.tensor4d(b.images, [spec.training.batchSize, 28, 28, 1]),
+    labels: b.labels,
+    timings: {},
+  }
+}

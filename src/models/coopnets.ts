@@ -17,7 +17,13 @@ import { foldIn, type Key, normalTensor } from "./random.js"
 export interface Net {
   readonly spec: NetSpec
   readonly params: Params
+  /** [batch, classes] one-hot labels for a conditional net's `concatLabels` layers */
+  readonly labels?: tf.Tensor2D | undefined
 }
+
+/** The net conditioned on `labels` (a net without `concatLabels` layers ignores them). */
+export const withLabels = (net: Net, labels: tf.Tensor2D | undefined): Net =>
+  labels === undefined ? net : { ...net, labels }
 
 export interface LangevinOptions {
   readonly steps: number
@@ -36,7 +42,7 @@ const sumPerExample = (x: tf.Tensor): tf.Tensor1D =>
 
 /** f(X): one score per example, the sum of all descriptor outputs. */
 export const score = (descriptor: Net, x: tf.Tensor): tf.Tensor1D =>
-  sumPerExample(forward(descriptor.spec, descriptor.params, x))
+  sumPerExample(forward(descriptor.spec, descriptor.params, x, descriptor.labels))
 
 /** E(X) = ‖X‖²/(2s²) − f(X), one per example. */
 export const energy = (descriptor: Net, x: tf.Tensor, refSigma: number): tf.Tensor1D =>
@@ -44,7 +50,7 @@ export const energy = (descriptor: Net, x: tf.Tensor, refSigma: number): tf.Tens
 
 /** The generator's mean: g(z). Call inside tf.tidy (intermediates are not disposed). */
 export const generate = (generator: Net, z: tf.Tensor): tf.Tensor4D =>
-  forward(generator.spec, generator.params, z)
+  forward(generator.spec, generator.params, z, generator.labels)
 
 export interface Revision {
   readonly revised: tf.Tensor4D

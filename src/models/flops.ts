@@ -11,6 +11,7 @@ const conv = (
   inSize: readonly [number, number],
   cin: number,
 ): { macs: number; out: [number, number] } => {
+  if (layer.kind === "concatLabels") return { macs: 0, out: [...inSize] }
   const k = layer.kernel
   if (layer.kind === "convTranspose")
     // every input pixel scatters a k×k×cout patch

@@ -38,7 +38,19 @@ export interface ConvTransposeLayer {
   readonly initStd: number
 }
 
-export type Layer = ConvLayer | ConvTransposeLayer
+/**
+ * Conditional nets: appends the one-hot class labels, tiled over every
+ * position, to the channels (FACTS.md §7). No parameters.
+ */
+export interface ConcatLabelsLayer {
+  readonly kind: "concatLabels"
+  readonly name: string
+  readonly classes: number
+  /** channels after the concatenation: the previous layer's (or the input's) plus `classes` */
+  readonly filters: number
+}
+
+export type Layer = ConvLayer | ConvTransposeLayer | ConcatLabelsLayer
 
 export interface NetSpec {
   /** Shape of one input example, e.g. [28, 28, 1] or [1, 1, 100]. */
@@ -72,6 +84,7 @@ const channelsOf = (spec: NetSpec, index: number): number =>
  */
 export const paramSpecs = (spec: NetSpec): ReadonlyArray<ParamSpec> =>
   spec.layers.flatMap((layer, i): ReadonlyArray<ParamSpec> => {
+    if (layer.kind === "concatLabels") return []
     const cin = channelsOf(spec, i)
     const k = layer.kernel
     if (layer.kind === "conv")
@@ -129,7 +142,20 @@ const batchNorm = (x: tf.Tensor4D, beta: tf.Tensor): tf.Tensor4D => {
   return tf.add(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, BATCH_NORM_EPSILON))), beta)
 }
 
-const applyLayer = (params: Params, x: tf.Tensor4D, layer: Layer): tf.Tensor4D => {
+/** [n, h, w, c] ++ labels [n, classes] tiled to [n, h, w, classes] → [n, h, w, c + classes]. */
+const concatLabels = (
+  x: tf.Tensor4D,
+  layer: ConcatLabelsLayer,
+  labels: tf.Tensor | undefined,
+): tf.Tensor4D => {
+  if (labels === undefined)
+    throw new Error(`layer ${layer.name} needs class labels: a conditional net was called without them`)
+  const [n, h, w] = x.shape
+  return tf.concat([x, tf.tile(tf.reshape(labels, [n, 1, 1, layer.classes]), [1, h, w, 1])], 3)
+}
+
+const applyLayer = (params: Params, x: tf.Tensor4D, layer: Layer, labels?: tf.Tensor): tf.Tensor4D => {
+  if (layer.kind === "concatLabels") return concatLabels(x, layer, labels)
   const w = param(params, `${layer.name}/w`)
   const s = layer.stride
   if (layer.kind === "conv") {
@@ -148,10 +174,10 @@ const applyLayer = (params: Params, x: tf.Tensor4D, layer: Layer): tf.Tensor4D =
   return activate(shifted, layer.activation)
 }
 
-/** Forward pass on a batch `[n, ...inputShape]`. */
-export const forward = (spec: NetSpec, params: Params, x: tf.Tensor): tf.Tensor4D =>
+/** Forward pass on a batch `[n, ...inputShape]`; `labels` ([n, classes] one-hot) feed `concatLabels` layers. */
+export const forward = (spec: NetSpec, params: Params, x: tf.Tensor, labels?: tf.Tensor): tf.Tensor4D =>
   spec.layers.reduce(
-    (h, layer) => applyLayer(params, h, layer),
+    (h, layer) => applyLayer(params, h, layer, labels),
     tf.reshape(x, [x.shape[0] as number, ...spec.inputShape]) as unknown as tf.Tensor4D,
   )
 

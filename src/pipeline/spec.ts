@@ -7,14 +7,19 @@
 import { Effect, Schema, SchemaIssue } from "effect"
 import { architectures } from "../models/nets.js"
 import { stageNames } from "../stages/registry.js"
+import { DataSpec, rebaseData } from "./data-spec.js"
+import { closest } from "./did-you-mean.js"
 import { ConfigError } from "./errors.js"
+import { checkArchitecture } from "./shapes.js"
+import { checkStages } from "./stage-combinations.js"
 
 const Int = Schema.Int
 const PositiveInt = Int.check(Schema.isGreaterThan(0))
 const NonNegativeInt = Int.check(Schema.isGreaterThanOrEqualTo(0))
 const Positive = Schema.Finite.check(Schema.isGreaterThan(0))
 const Probability = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMaximum: true }))
-const Channels = Schema.Tuple([PositiveInt, PositiveInt, PositiveInt])
+/** Layer widths; how many depends on the architecture (checked by `checkArchitecture`). */
+const Channels = Schema.Array(PositiveInt).check(Schema.isMinLength(1))
 
 const Adam = Schema.Struct({
   learningRate: Positive,
@@ -29,11 +34,8 @@ export const PipelineSpec = Schema.Struct({
   name: Schema.String.check(Schema.isNonEmpty()),
   seed: NonNegativeInt,
   backend: BackendChoice,
-  data: Schema.Struct({
-    source: Schema.Literals(["mnist"]),
-    /** use the first `limit` digits of the shipped 10,000 (after a seeded shuffle) */
-    limit: PositiveInt,
-  }),
+  /** where the observed images come from: a union by `source` (src/pipeline/data-spec.ts) */
+  data: DataSpec,
   model: Schema.Struct({
     arch: Schema.Literals(Object.keys(architectures) as Array<keyof typeof architectures>),
     descriptorChannels: Channels,
@@ -46,6 +48,12 @@ export const PipelineSpec = Schema.Struct({
     revise: Schema.Literals(stageNames.revise),
     updateDescriptor: Schema.Literals(stageNames.updateDescriptor),
     teach: Schema.Literals(stageNames.teach),
+  }),
+  /** persistent chains (stages.chains "persistent") */
+  persistent: Schema.Struct({
+    /** fraction of the chains restarted each iteration */
+    reinitFraction: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 })),
+    reinitFrom: Schema.Literals(["noise", "generator"]),
   }),
   langevin: Schema.Struct({
     steps: NonNegativeInt,
@@ -72,6 +80,8 @@ export const PipelineSpec = Schema.Struct({
     checkpointEvery: NonNegativeInt,
     /** print a progress line every N iterations */
     logEvery: PositiveInt,
+    /** how many `iter-NNNNNN` checkpoints to keep (the newest; `final` is always kept) */
+    keepCheckpoints: Schema.optionalKey(PositiveInt),
   }),
   buffers: Schema.Struct({
     /** observed batches prepared ahead of the compute stages */
@@ -97,6 +107,7 @@ export const defaults: PipelineSpec = {
     generatorChannels: [512, 256, 128],
   },
   stages: { chains: "generator", revise: "langevin", updateDescriptor: "adam", teach: "mcmc" },
+  persistent: { reinitFraction: 0.05, reinitFrom: "noise" },
   langevin: { steps: 15, stepSize: 0.002, refSigma: 0.016, noise: true },
   latentLangevin: { steps: 0, stepSize: 0.1, noise: true },
   generatorSigma: 0.3,
@@ -105,7 +116,7 @@ export const defaults: PipelineSpec = {
     generator: { learningRate: 0.0001, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
   },
   training: { iterations: 550, batchSize: 100, chains: 144 },
-  output: { sampleEvery: 50, checkpointEvery: 0, logEvery: 10 },
+  output: { sampleEvery: 50, checkpointEvery: 0, logEvery: 10, keepCheckpoints: 3 },
   buffers: { batches: 2, writes: 4 },
 }
 
@@ -147,6 +158,8 @@ type PathSegment = PropertyKey | { readonly key: PropertyKey }
 const formatPath = (path: ReadonlyArray<PathSegment>): string =>
   path.length === 0 ? "(top level)" : path.map((p) => String(typeof p === "object" ? p.key : p)).join(".")
 
+const keyOf = (p: PathSegment | undefined): PropertyKey | undefined => (typeof p === "object" ? p.key : p)
+
 const valueAt = (root: unknown, path: ReadonlyArray<PathSegment>): unknown =>
   path.reduce<unknown>((node, p) => {
     const key = typeof p === "object" ? p.key : p
@@ -177,7 +190,8 @@ export const decodeSpec = (
       return yield* new ConfigError({
         message: `${source} must hold a JSON object of pipeline fields, e.g. {"name": "mnist", "training": {"iterations": 100}}.`,
       })
-    let merged = layer(defaults, user)
+    const rebased = rebaseData(defaults, user, overrides)
+    let merged = layer(rebased.base, rebased.user)
     for (const assignment of overrides) {
       try {
         const { path, value } = parseOverride(assignment)
@@ -193,7 +207,12 @@ export const decodeSpec = (
         const issues = standardFormatter(error.issue).issues
         const lines = issues.map((i) => {
           const path = i.path ?? []
-          if (i.message === "Expected no excess property") return `  - ${formatPath(path)}: unknown field`
+          if (i.message === "Expected no excess property") {
+            const known = valueAt(rebased.base, path.slice(0, -1))
+            const near = closest(String(keyOf(path.at(-1))), isObject(known) ? Object.keys(known) : [])
+            const parent = path.length > 1 ? `${formatPath(path.slice(0, -1))}.` : ""
+            return `  - ${formatPath(path)}: unknown field${near === undefined ? "" : `; did you mean ${parent}${near}?`}`
+          }
           const got = valueAt(merged, path)
           return `  - ${formatPath(path)}: ${i.message}${got === undefined ? "" : `, got ${JSON.stringify(got)}`}`
         })
@@ -205,12 +224,21 @@ export const decodeSpec = (
     )
   })
 
+/** A run name that stays one directory below runs/ (no "/", "..", or leading "."). */
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
+
 /** Cross-field checks that the Schema cannot express, made before any work starts. */
 export const checkSpec = (spec: PipelineSpec, source: string): Effect.Effect<PipelineSpec, ConfigError> =>
-  spec.training.batchSize > spec.data.limit
+  !SAFE_NAME.test(spec.name)
     ? Effect.fail(
         new ConfigError({
-          message: `${source}: training.batchSize (${spec.training.batchSize}) is larger than data.limit (${spec.data.limit}); lower the batch size or use more data.`,
+          message: `${source}: name ${JSON.stringify(spec.name)} cannot name a run directory (runs/<name>): use letters, digits, ".", "_" and "-" only, starting with a letter or digit, so that outputs stay inside runs/.`,
         }),
       )
-    : Effect.succeed(spec)
+    : spec.data.source === "mnist" && spec.training.batchSize > spec.data.limit
+      ? Effect.fail(
+          new ConfigError({
+            message: `${source}: training.batchSize (${spec.training.batchSize}) is larger than data.limit (${spec.data.limit}); lower the batch size or use more data.`,
+          }),
+        )
+      : checkArchitecture(spec, source).pipe(Effect.andThen(checkStages(spec, source)))

@@ -1,8 +1,11 @@
 /**
  * The scheduler. One cooperative iteration is a stream of typed stages:
  *
- *   load ─buffer(n)→ draft → revise → updateDescriptor → teach → report
- *                                                                  └─queue(m)→ writer fiber (PNG, metrics, checkpoints)
+ *   load ─buffer(n)→ draft → revise → write-back → updateDescriptor → teach → report
+ *                                                                               └─queue(m)→ writer fiber (PNG, metrics, checkpoints)
+ *
+ * draft and write-back are the two halves of the chains slot (write-back stores
+ * the revised samples for persistent chains and is a no-op for the others).
  *
  * tfjs runs its kernels synchronously on this thread, so the compute stages
  * are one sequential chain; what overlaps with them is batch preparation
@@ -14,17 +17,21 @@ import { Effect, FileSystem, Layer, Path, Stream } from "effect"
 import { type Dataset, observedBatches } from "../stages/load.js"
 import { Models } from "../stages/models.js"
 import { release, type Taught } from "../stages/records.js"
-import { registry } from "../stages/registry.js"
+import { chainsWriteBack, registry } from "../stages/registry.js"
 import type { StageOptions } from "../stages/stage.js"
 import type { BackendReport } from "./backend.js"
 import { useBackend } from "./backend-service.js"
-import { captureState, checkpointJob } from "./checkpoint.js"
+import { captureState, checkpointJob, restoreModels } from "./checkpoint.js"
+import { loadDataset } from "./dataset.js"
+import { divergedAfter } from "./diverged.js"
 import { OutputError } from "./errors.js"
 import { encodePng, tile } from "./images.js"
-import { loadMnist } from "./mnist.js"
 import * as ModelsLayer from "./models-layer.js"
 import { progress } from "./progress.js"
+import { checkpointName, pruneJob, type ResumePoint, rewindRunDir } from "./resume.js"
+import { latentSizeOf } from "./shapes.js"
 import type { PipelineSpec } from "./spec.js"
+import { StopRequest, untilStopped } from "./stop.js"
 import * as WriterLayer from "./writer.js"
 import { appendJob, fileJob, Writer } from "./writer.js"
 
@@ -36,6 +43,8 @@ export interface TrainOptions {
   readonly force: boolean
   /** print progress lines (off in tests) */
   readonly quiet?: boolean
+  /** continue the run in `outDir` from this point (`--resume`) instead of starting it */
+  readonly resume?: ResumePoint | undefined
 }
 
 export interface TrainResult {
@@ -43,12 +52,15 @@ export interface TrainResult {
   readonly backend: string
   readonly iterations: number
   readonly msPerIteration: number
+  /** the signal (SIGINT/SIGTERM) that stopped the run early, after a checkpoint at `iterations` */
+  readonly stopped?: string | undefined
 }
 
 export const stageOptions = (spec: PipelineSpec): StageOptions => ({
   seed: spec.seed,
+  persistent: spec.persistent,
   chains: spec.training.chains,
-  zDim: spec.model.zDim,
+  zDim: latentSizeOf(spec),
   langevin: spec.langevin,
   latentLangevin: { ...spec.latentLangevin, sigma: spec.generatorSigma },
   generatorSigma: spec.generatorSigma,
@@ -81,11 +93,11 @@ const metricsLine = (r: Taught, iterationMs: number) => ({
   iteration: r.iteration + 1,
   epoch: r.epoch,
   energy: {
-    observed: r.descriptor.observedEnergy,
+    observed: r.descriptor?.observedEnergy ?? null,
     drafted: r.draftEnergy,
-    revised: r.descriptor.revisedEnergy,
+    revised: r.descriptor?.revisedEnergy ?? null,
   },
-  descriptorLoss: r.descriptor.loss,
+  descriptorLoss: r.descriptor?.loss ?? null,
   generatorLoss: r.generator?.loss ?? null,
   reconstructionError: r.generator?.reconstructionError ?? null,
   memory: { tensors: tf.memory().numTensors, rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20) },
@@ -99,8 +111,12 @@ const metricsLine = (r: Taught, iterationMs: number) => ({
 export const train = (spec: PipelineSpec, o: TrainOptions) =>
   Effect.gen(function* () {
     const backend = yield* useBackend(spec.backend, o.quiet ? () => {} : undefined)
-    const dataset = yield* loadMnist(spec.data.limit, spec.seed)
-    yield* prepareRunDir(o.outDir, o.force)
+    const dataset = yield* loadDataset(spec.data, {
+      seed: spec.seed,
+      batchSize: spec.training.batchSize,
+      warn: o.quiet ? () => {} : (line) => process.stderr.write(`warning: ${line}\n`),
+    })
+    if (o.resume === undefined) yield* prepareRunDir(o.outDir, o.force)
     return yield* trainOn(spec, o, backend, dataset).pipe(
       Effect.provide(Layer.mergeAll(ModelsLayer.layer(spec), WriterLayer.layer(spec.buffers.writes))),
     )
@@ -112,37 +128,51 @@ const trainOn = (spec: PipelineSpec, o: TrainOptions, backend: BackendReport, da
     const writer = yield* Writer
     const models = yield* Models
     const at = (...parts: Array<string>) => path.join(o.outDir, ...parts)
-    yield* writer.submit(fileJob(at("config.json"), () => json(spec)))
-    yield* writer.submit(
-      fileJob(at("run.json"), () =>
-        json({
-          source: o.source,
-          backend,
-          tfjs: tf.version_core,
-          node: process.version,
-          started: new Date().toISOString(),
-        }),
-      ),
-    )
+    const start = o.resume?.iteration ?? 0
+    if (o.resume?.checkpoint) yield* restoreModels(o.resume.checkpoint, models, true)
+    // only once the checkpoint is known to fit: a refused resume leaves the directory untouched
+    if (o.resume) yield* rewindRunDir(o.resume)
+    // a kill between writing a checkpoint and pruning the old ones leaves one too many
+    if (o.resume) yield* writer.submit(pruneJob(at("checkpoints"), spec.output.keepCheckpoints ?? 3))
+    const stop = yield* StopRequest
+    stop.listen(true)
+    let lastCheckpoint = o.resume?.checkpoint && { dir: o.resume.checkpoint.dir, iteration: start }
+    if (o.resume === undefined) yield* writer.submit(fileJob(at("config.json"), () => json(spec)))
+    if (o.resume === undefined)
+      yield* writer.submit(
+        fileJob(at("run.json"), () =>
+          json({
+            source: o.source,
+            backend,
+            tfjs: tf.version_core,
+            node: process.version,
+            started: new Date().toISOString(),
+          }),
+        ),
+      )
 
     const options = stageOptions(spec)
     const draft = registry.chains[spec.stages.chains](options)
     const revise = registry.revise[spec.stages.revise](options)
+    const writeBack = chainsWriteBack[spec.stages.chains](options)
     const updateDescriptor = registry.updateDescriptor[spec.stages.updateDescriptor](options)
     const teach = registry.teach[spec.stages.teach](options)
     const total = spec.training.iterations
-    const shown = progress(spec.name, total, 0, spec.output.logEvery, o.quiet ? () => {} : undefined)
+    const keepCheckpoints = spec.output.keepCheckpoints ?? 3
+    const shown = progress(spec.name, total, start, spec.output.logEvery, o.quiet ? () => {} : undefined)
     const imageShape = dataset.shape
     let last = performance.now()
     let sumMs = 0
+    let completed = start
 
     const report = (r: Taught) =>
       Effect.gen(function* () {
         const now = performance.now()
         const iterationMs = now - last
         last = now
-        if (r.iteration > 0) sumMs += iterationMs
+        if (r.iteration > start) sumMs += iterationMs
         const done = r.iteration + 1
+        completed = done
         yield* writer.submit(
           appendJob(
             at("metrics.jsonl"),
@@ -166,9 +196,9 @@ const trainOn = (spec: PipelineSpec, o: TrainOptions, backend: BackendReport, da
         }
         if (spec.output.checkpointEvery > 0 && done % spec.output.checkpointEvery === 0 && done !== total) {
           const state = yield* captureState(models)
-          yield* writer.submit(
-            checkpointJob(at("checkpoints", `iter-${String(done).padStart(6, "0")}`), spec, done, state),
-          )
+          yield* writer.submit(checkpointJob(at("checkpoints", checkpointName(done)), spec, done, state))
+          lastCheckpoint = { dir: at("checkpoints", checkpointName(done)), iteration: done }
+          yield* writer.submit(pruneJob(at("checkpoints"), keepCheckpoints))
         }
         shown.update(r, iterationMs)
         release(r)
@@ -178,23 +208,41 @@ const trainOn = (spec: PipelineSpec, o: TrainOptions, backend: BackendReport, da
       seed: spec.seed,
       batchSize: spec.training.batchSize,
       iterations: total,
+      startIteration: start,
       buffer: spec.buffers.batches,
     }).pipe(
+      Stream.takeWhile(untilStopped(stop)),
       Stream.mapEffect(draft),
       Stream.mapEffect(revise),
+      Stream.mapEffect(writeBack),
       Stream.mapEffect(updateDescriptor),
       Stream.mapEffect(teach),
       Stream.mapEffect(report),
       Stream.runDrain,
+      Effect.mapError((e) => (e._tag === "DivergenceError" ? divergedAfter(e, lastCheckpoint) : e)),
+      Effect.ensuring(Effect.sync(() => stop.listen(false))),
     )
-    const state = yield* captureState(models)
-    yield* writer.submit(checkpointJob(at("checkpoints", "final"), spec, total, state))
+    const stopped = completed < total ? stop.requested() : undefined
+    if (!stopped || completed > start) {
+      const state = yield* captureState(models)
+      yield* writer.submit(
+        checkpointJob(
+          at("checkpoints", stopped ? checkpointName(completed) : "final"),
+          spec,
+          completed,
+          state,
+        ),
+      )
+      if (stopped) yield* writer.submit(pruneJob(at("checkpoints"), keepCheckpoints))
+    }
     yield* writer.flush
+    const timed = completed - start - 1
     const result: TrainResult = {
       outDir: o.outDir,
       backend: backend.name,
-      iterations: total,
-      msPerIteration: total > 1 ? sumMs / (total - 1) : 0,
+      iterations: completed,
+      msPerIteration: timed > 0 ? sumMs / timed : 0,
+      stopped,
     }
     return result
   })

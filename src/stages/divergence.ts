@@ -26,7 +26,7 @@ export const guardFinite = (
           iteration,
           quantity,
           value,
-          message: `Training diverged at iteration ${iteration}, stage "${stage}": ${quantity} is ${value}. To fix it, ${HINTS[stage] ?? "lower the learning rates"}. Checkpoints written before this iteration are intact.`,
+          message: `Training diverged in iteration ${iteration + 1}, stage "${stage}": ${quantity} is ${value}. To fix it, ${HINTS[stage] ?? "lower the learning rates"}. Checkpoints written before this iteration are intact.`,
         }),
       )
   }

@@ -20,20 +20,27 @@ export interface Observed {
 }
 
 export interface Drafted extends Observed {
-  /** [chains, zDim] */
-  readonly z: tf.Tensor2D
+  /** [chains, zDim]; null when the chains do not start from generator drafts (e.g. chains "noise") */
+  readonly z: tf.Tensor2D | null
   /** [chains, h, w, c]: the starting points of the descriptor's chains */
   readonly drafts: tf.Tensor4D
+  /**
+   * [chains, classes] one-hot labels that condition both nets (chains "conditional",
+   * where chain j carries the label of observed image j); absent otherwise
+   */
+  readonly oneHotLabels?: tf.Tensor2D
 }
 
 export interface Revised extends Drafted {
   /** [chains, h, w, c]: the drafts after descriptor Langevin */
   readonly revised: tf.Tensor4D
-  readonly draftEnergy: number
+  /** mean energy of the chains' starting points; null when there is no descriptor (revise "none") */
+  readonly draftEnergy: number | null
 }
 
 export interface Updated extends Revised {
-  readonly descriptor: DescriptorStep
+  /** null when the descriptor is not trained (updateDescriptor "none") */
+  readonly descriptor: DescriptorStep | null
 }
 
 export interface Taught extends Updated {
@@ -43,7 +50,7 @@ export interface Taught extends Updated {
 
 /** Disposes every tensor a record holds (the end of an iteration). */
 export const release = (record: Partial<Taught>): void => {
-  for (const t of [record.images, record.z, record.drafts, record.revised]) t?.dispose()
+  for (const t of [record.images, record.z, record.drafts, record.revised, record.oneHotLabels]) t?.dispose()
 }
 
 export const timed = <A>(timings: Timings, stage: string, run: () => A): readonly [A, Timings] => {

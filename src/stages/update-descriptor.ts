@@ -1,6 +1,6 @@
 /** updateDescriptor ("adam"): one Adam step ascending mean f(X_obs) − mean f(X̂) in θ. */
 import { Effect } from "effect"
-import { descriptorStep } from "../models/coopnets.js"
+import { descriptorStep, withLabels } from "../models/coopnets.js"
 import { guardFinite } from "./divergence.js"
 import { Models } from "./models.js"
 import { type Revised, timed, type Updated } from "./records.js"
@@ -10,7 +10,9 @@ export const adamDescriptorUpdate =
   (o: StageOptions): Stage<Revised, Updated> =>
   (input) =>
     Effect.gen(function* () {
-      const { descriptor, descriptorOptimizer } = yield* Models
+      const { descriptorOptimizer, ...models } = yield* Models
+      // conditional chains carry one-hot labels; unconditional nets have no layer that reads them
+      const descriptor = withLabels(models.descriptor, input.oneHotLabels)
       const [step, timings] = timed(input.timings, "updateDescriptor", () =>
         descriptorStep(descriptor, descriptorOptimizer, input.images, input.revised, o.langevin.refSigma),
       )

@@ -1,0 +1,369 @@
+/**
+ * The ablation stages (chains "persistent" | "noise", revise/updateDescriptor
+ * "none", teach "abp", z-revision) against the contract of the stage each
+ * replaces: shapes, no leaked tensor across a warm iteration, determinism
+ * under a seed; plus what each variant is for (what it keeps, what it leaves).
+ */
+import * as tf from "@tensorflow/tfjs-core"
+import { Effect } from "effect"
+import { beforeAll, describe, expect, it } from "vitest"
+import { unpack } from "../src/models/checkpoint.js"
+import { generate, type Net, score, withLabels } from "../src/models/coopnets.js"
+import { type CheckpointManifest, captureState, restoreModels } from "../src/pipeline/checkpoint.js"
+import * as ModelsLayer from "../src/pipeline/models-layer.js"
+import type { PipelineSpec } from "../src/pipeline/spec.js"
+import { stageOptions } from "../src/pipeline/train.js"
+import { PERSISTENT_CHAINS, PERSISTENT_LATENTS, restartMask } from "../src/stages/chains-persistent.js"
+import { Models } from "../src/stages/models.js"
+import { release, type Taught } from "../src/stages/records.js"
+import { chainsWriteBack, registry } from "../src/stages/registry.js"
+import { bytesOf, observedAt, tinySpec, useTestBackend } from "./support.js"
+
+/** One iteration through the stages a spec names, in the scheduler's order. */
+const pipelineOf = (spec: PipelineSpec) => {
+  const o = stageOptions(spec)
+  const draft = registry.chains[spec.stages.chains](o)
+  const revise = registry.revise[spec.stages.revise](o)
+  const writeBack = chainsWriteBack[spec.stages.chains](o)
+  const update = registry.updateDescriptor[spec.stages.updateDescriptor](o)
+  const teach = registry.teach[spec.stages.teach](o)
+  return (i: number) =>
+    Effect.gen(function* () {
+      const drafted = yield* draft(observedAt(spec, i))
+      const revised = yield* writeBack(yield* revise(drafted))
+      return yield* teach(yield* update(revised))
+    })
+}
+
+const withModels = <A, E>(spec: PipelineSpec, effect: Effect.Effect<A, E, Models>) =>
+  Effect.runPromise(effect.pipe(Effect.provide(ModelsLayer.layer(spec))) as Effect.Effect<A, E>)
+
+const paramBytes = (net: Net): Array<Uint8Array> => [...net.params.values()].map(bytesOf)
+
+const conditionalSpec = tinySpec({
+  model: { ...tinySpec().model, arch: "mnistConditional" },
+  stages: { ...tinySpec().stages, chains: "conditional" },
+  training: { iterations: 3, batchSize: 8, chains: 8 },
+})
+
+const variants: ReadonlyArray<readonly [string, PipelineSpec]> = [
+  [
+    "persistent chains (from noise)",
+    tinySpec({ stages: { ...tinySpec().stages, chains: "persistent", teach: "none" } }),
+  ],
+  [
+    "persistent chains (from the generator, taught)",
+    tinySpec({
+      stages: { ...tinySpec().stages, chains: "persistent" },
+      persistent: { reinitFraction: 0.5, reinitFrom: "generator" },
+    }),
+  ],
+  ["the descriptor alone", tinySpec({ stages: { ...tinySpec().stages, chains: "noise", teach: "none" } })],
+  [
+    "the generator alone (ABP)",
+    tinySpec({
+      stages: { chains: "generator", revise: "none", updateDescriptor: "none", teach: "abp" },
+      latentLangevin: { steps: 3, stepSize: 0.1, noise: true },
+    }),
+  ],
+  ["no teaching", tinySpec({ stages: { ...tinySpec().stages, teach: "none" } })],
+  ["z-revision", tinySpec({ latentLangevin: { steps: 2, stepSize: 0.1, noise: true } })],
+  ["class-conditional", conditionalSpec],
+]
+
+beforeAll(async () => {
+  await useTestBackend()
+})
+
+describe.each(variants)("%s", (_, spec) => {
+  const iteration = pipelineOf(spec)
+  const { chains, zDim } = { chains: spec.training.chains, zDim: spec.model.zDim }
+
+  it("emits the shapes of the stages it replaces", async () => {
+    const out = await withModels(
+      spec,
+      Effect.gen(function* () {
+        release(yield* iteration(0))
+        return yield* iteration(1)
+      }),
+    )
+    expect(out.drafts.shape).toEqual([chains, 28, 28, 1])
+    expect(out.revised.shape).toEqual([chains, 28, 28, 1])
+    expect(out.revised.dtype).toBe("float32")
+    expect(out.revised.dataSync().every(Number.isFinite)).toBe(true)
+    const withZ =
+      spec.stages.chains === "generator" ||
+      spec.stages.chains === "conditional" ||
+      (spec.stages.chains === "persistent" && spec.persistent.reinitFrom === "generator")
+    expect(out.z?.shape ?? null).toEqual(withZ ? [chains, zDim] : null)
+    expect(out.descriptor === null).toBe(spec.stages.updateDescriptor === "none")
+    expect(out.generator === null).toBe(spec.stages.teach === "none")
+    if (out.generator) expect(out.generator.reconstructionError).toBeGreaterThan(0)
+    release(out)
+  })
+
+  it("leaks no tensor across an iteration after a warm-up", async () => {
+    const [before, after] = await withModels(
+      spec,
+      Effect.gen(function* () {
+        release(yield* iteration(0)) // Adam slots, persistent buffers
+        release(yield* iteration(1))
+        const before = tf.memory().numTensors
+        release(yield* iteration(2))
+        release(yield* iteration(3))
+        return [before, tf.memory().numTensors]
+      }),
+    )
+    expect(after).toBe(before)
+  })
+
+  it("is deterministic under a seed", async () => {
+    const run = () =>
+      withModels(
+        spec,
+        Effect.gen(function* () {
+          release(yield* iteration(0))
+          const out: Taught = yield* iteration(1)
+          const { generator } = yield* Models
+          const bytes = [bytesOf(out.drafts), bytesOf(out.revised), ...paramBytes(generator)]
+          release(out)
+          return bytes
+        }),
+      )
+    expect(await run()).toEqual(await run())
+  })
+})
+
+describe("persistent chains", () => {
+  const spec = tinySpec({
+    stages: { ...tinySpec().stages, chains: "persistent" },
+    training: { iterations: 3, batchSize: 8, chains: 16 },
+    persistent: { reinitFraction: 0.5, reinitFrom: "generator" },
+  })
+  const o = stageOptions(spec)
+  const start = registry.chains.persistent(o)
+  const revise = registry.revise.langevin(o)
+  const keep = chainsWriteBack.persistent(o)
+
+  it("continue from the last revision except the chains the keyed mask restarts", async () => {
+    const mask = restartMask(spec.seed, 1, 16, 0.5)
+    // the draw restarts some chains and keeps others (else this test could not tell them apart)
+    expect(new Set(mask)).toEqual(new Set([0, 1]))
+    const result = await withModels(
+      spec,
+      Effect.gen(function* () {
+        const { state } = yield* Models
+        expect(state.has(PERSISTENT_CHAINS)).toBe(false)
+        const first = yield* keep(yield* revise(yield* start(observedAt(spec, 0))))
+        const stored = bytesOf(state.get(PERSISTENT_CHAINS) as tf.Variable)
+        const revisedBytes = bytesOf(first.revised)
+        const storedZ = (state.get(PERSISTENT_LATENTS) as tf.Variable).arraySync() as Array<Array<number>>
+        const fresh = yield* registry.chains.generator(o)(observedAt(spec, 1))
+        const second = yield* start(observedAt(spec, 1))
+        const rows = (t: tf.Tensor) => t.arraySync() as Array<unknown>
+        const out = {
+          revisedFirst: rows(first.revised),
+          freshDrafts: rows(fresh.drafts),
+          freshZ: rows(fresh.z as tf.Tensor),
+          drafts: rows(second.drafts),
+          z: rows(second.z as tf.Tensor),
+          storedIsRevised: stored.every((v, i) => v === revisedBytes[i]),
+          storedZ,
+          firstZ: rows(first.z as tf.Tensor),
+        }
+        for (const r of [first, fresh, second]) release(r)
+        return out
+      }),
+    )
+    expect(result.storedIsRevised).toBe(true)
+    expect(result.storedZ).toEqual(result.firstZ)
+    mask.forEach((restart, j) => {
+      expect(result.drafts[j]).toEqual(restart ? result.freshDrafts[j] : result.revisedFirst[j])
+      expect(result.z[j]).toEqual(restart ? result.freshZ[j] : result.firstZ[j])
+    })
+  })
+
+  it("come back from a checkpoint: resuming continues the same chains", async () => {
+    const iteration = pipelineOf(spec)
+    const third = Effect.gen(function* () {
+      const next = yield* iteration(2)
+      const bytes = [
+        bytesOf(next.drafts),
+        bytesOf((yield* Models).state.get(PERSISTENT_CHAINS) as tf.Variable),
+      ]
+      release(next)
+      return bytes
+    })
+    const twoIterations = Effect.gen(function* () {
+      release(yield* iteration(0))
+      release(yield* iteration(1))
+    })
+    const straight = await withModels(spec, Effect.andThen(twoIterations, third))
+    const captured = await withModels(
+      spec,
+      Effect.andThen(twoIterations, Effect.flatMap(Models, captureState)),
+    )
+    // fresh models (no buffer yet) restored as a resumed run restores them
+    const resumed = await withModels(
+      spec,
+      Effect.gen(function* () {
+        const checkpoint = { dir: "mem", manifest: {} as CheckpointManifest, values: unpack(captured) }
+        yield* restoreModels(checkpoint, yield* Models, true)
+        return yield* third
+      }),
+    )
+    expect(resumed).toEqual(straight)
+  })
+
+  it("restart a fraction of the chains that matches persistent.reinitFraction", () => {
+    const mask = restartMask(7, 3, 10_000, 0.05)
+    const share = mask.reduce((a, b) => a + b, 0) / mask.length
+    expect(share).toBeGreaterThan(0.04)
+    expect(share).toBeLessThan(0.06)
+    expect(restartMask(7, 3, 100, 0).every((v) => v === 0)).toBe(true)
+    expect(restartMask(7, 3, 100, 1).every((v) => v === 1)).toBe(true)
+  })
+})
+
+describe("the descriptor alone", () => {
+  it("starts its chains from N(0, s²I) with s = langevin.refSigma and leaves the generator untouched", async () => {
+    const spec = tinySpec({
+      stages: { ...tinySpec().stages, chains: "noise", teach: "none" },
+      training: { iterations: 2, batchSize: 8, chains: 50 },
+    })
+    const iteration = pipelineOf(spec)
+    const { std, same } = await withModels(
+      spec,
+      Effect.gen(function* () {
+        const { generator } = yield* Models
+        const before = paramBytes(generator)
+        const out = yield* iteration(0)
+        const std = tf.tidy(() => Math.sqrt(tf.moments(out.drafts).variance.dataSync()[0] as number))
+        release(out)
+        return { std, same: paramBytes(generator).every((b, i) => b.every((v, k) => v === before[i]?.[k])) }
+      }),
+    )
+    expect(std).toBeGreaterThan(0.95 * spec.langevin.refSigma)
+    expect(std).toBeLessThan(1.05 * spec.langevin.refSigma)
+    expect(same).toBe(true)
+  })
+})
+
+describe("the generator alone (ABP)", () => {
+  const spec = tinySpec({
+    stages: { chains: "generator", revise: "none", updateDescriptor: "none", teach: "abp" },
+    latentLangevin: { steps: 5, stepSize: 0.1, noise: false },
+    optimizer: {
+      ...tinySpec().optimizer,
+      generator: { ...tinySpec().optimizer.generator, learningRate: 0.01 },
+    },
+  })
+  const iteration = pipelineOf(spec)
+
+  it("learns the observed images, leaves the descriptor untouched, shows its drafts", async () => {
+    const result = await withModels(
+      spec,
+      Effect.gen(function* () {
+        const { descriptor } = yield* Models
+        const before = paramBytes(descriptor)
+        const errors: Array<number> = []
+        let revisedIsDraft = false
+        for (let i = 0; i < 8; i++) {
+          const out = yield* iteration(i % 2)
+          errors.push(out.generator?.reconstructionError ?? Number.NaN)
+          const drafts = bytesOf(out.drafts)
+          revisedIsDraft = bytesOf(out.revised).every((v, k) => v === drafts[k])
+          expect([out.draftEnergy, out.descriptor]).toEqual([null, null])
+          release(out)
+        }
+        const same = paramBytes(descriptor).every((b, i) => b.every((v, k) => v === before[i]?.[k]))
+        return { errors, same, revisedIsDraft }
+      }),
+    )
+    expect(result.same).toBe(true)
+    expect(result.revisedIsDraft).toBe(true)
+    // the same two batches, revisited: the regression onto X_obs must lower the error
+    expect(result.errors[7]).toBeLessThan(result.errors[1] as number)
+  })
+})
+
+describe("class-conditional CoopNets", () => {
+  const o = stageOptions(conditionalSpec)
+  const draft = registry.chains.conditional(o)
+
+  it("pair chain j with the one-hot label of observed image j, and condition both nets on it", async () => {
+    const result = await withModels(
+      conditionalSpec,
+      Effect.gen(function* () {
+        const { descriptor, generator } = yield* Models
+        const input = observedAt(conditionalSpec, 0)
+        const labels = [...input.labels]
+        const out = yield* draft(input)
+        const oneHot = out.oneHotLabels?.arraySync() as Array<Array<number>>
+        // the same z under other labels drafts other images, and the descriptor scores them otherwise
+        const shifted = tf
+          .oneHot(
+            tf.tensor1d(
+              labels.map((l) => (l + 1) % 10),
+              "int32",
+            ),
+            10,
+          )
+          .toFloat() as tf.Tensor2D
+        const differs = tf.tidy(() => {
+          const z = out.z as tf.Tensor2D
+          const other = generate(withLabels(generator, shifted), z)
+          const own = generate(withLabels(generator, out.oneHotLabels), z)
+          const scoreOwn = score(withLabels(descriptor, out.oneHotLabels), own)
+          const scoreOther = score(withLabels(descriptor, shifted), own)
+          return {
+            drafts: tf.max(tf.abs(tf.sub(own, out.drafts))).dataSync()[0] as number,
+            images: tf.max(tf.abs(tf.sub(other, own))).dataSync()[0] as number,
+            scores: tf.max(tf.abs(tf.sub(scoreOther, scoreOwn))).dataSync()[0] as number,
+          }
+        })
+        shifted.dispose()
+        release(out)
+        return { labels, oneHot, differs }
+      }),
+    )
+    expect(result.oneHot.map((row) => row.indexOf(1))).toEqual(result.labels)
+    expect(result.oneHot.every((row) => row.reduce((a, b) => a + b, 0) === 1)).toBe(true)
+    expect(result.differs.drafts).toBe(0)
+    expect(result.differs.images).toBeGreaterThan(0)
+    expect(result.differs.scores).toBeGreaterThan(0)
+  })
+
+  it("nets built for labels refuse to run without them", async () => {
+    const message = await withModels(
+      conditionalSpec,
+      Effect.gen(function* () {
+        const { generator } = yield* Models
+        try {
+          tf.tidy(() => generate(generator, tf.zeros([2, conditionalSpec.model.zDim])))
+          return "ran"
+        } catch (e) {
+          return (e as Error).message
+        }
+      }),
+    )
+    expect(message).toBe("layer labels needs class labels: a conditional net was called without them")
+  })
+})
+
+describe("z-revision", () => {
+  it("teaches with z revised under q(z|X̂): a different generator than teaching with the drafted z", async () => {
+    const taught = (steps: number) => {
+      const spec = tinySpec({ latentLangevin: { steps, stepSize: 0.1, noise: false } })
+      return withModels(
+        spec,
+        Effect.gen(function* () {
+          release(yield* pipelineOf(spec)(0))
+          const { generator } = yield* Models
+          return paramBytes(generator)
+        }),
+      )
+    }
+    expect(await taught(2)).not.toEqual(await taught(0))
+  })
+})
