@@ -288,7 +288,13 @@ const main = async (): Promise<void> => {
       }
     }
     if (skipped !== undefined) log(`${backend} skipped: ${skipped}`)
-    else summaries.push(summarise(backend, compute, withIo, rss))
+    else {
+      const s = summarise(backend, compute, withIo, rss)
+      summaries.push(s)
+      log(
+        `${backend}: ${s.msPerIteration.toFixed(0)} ms/iteration, ${s.msPerIterationWithIo?.toFixed(0) ?? "-"} with I/O`,
+      )
+    }
   }
   if (usePytorch && torchSamples.length === 0 && torchNote === undefined) {
     const ref = pytorch(iterations, threads)
