@@ -12,7 +12,7 @@ import { generate, type Net, score, withLabels } from "../src/models/coopnets.js
 import { type CheckpointManifest, captureState, restoreModels } from "../src/pipeline/checkpoint.js"
 import * as ModelsLayer from "../src/pipeline/models-layer.js"
 import type { PipelineSpec } from "../src/pipeline/spec.js"
-import { stageOptions } from "../src/pipeline/train.js"
+import { stageOptions, stagesOf } from "../src/pipeline/train.js"
 import { PERSISTENT_CHAINS, PERSISTENT_LATENTS, restartMask } from "../src/stages/chains-persistent.js"
 import { Models } from "../src/stages/models.js"
 import { release, type Taught } from "../src/stages/records.js"
@@ -21,12 +21,7 @@ import { bytesOf, observedAt, tinySpec, useTestBackend } from "./support.js"
 
 /** One iteration through the stages a spec names, in the scheduler's order. */
 const pipelineOf = (spec: PipelineSpec) => {
-  const o = stageOptions(spec)
-  const draft = registry.chains[spec.stages.chains](o)
-  const revise = registry.revise[spec.stages.revise](o)
-  const writeBack = chainsWriteBack[spec.stages.chains](o)
-  const update = registry.updateDescriptor[spec.stages.updateDescriptor](o)
-  const teach = registry.teach[spec.stages.teach](o)
+  const { draft, revise, writeBack, updateDescriptor: update, teach } = stagesOf(spec)
   return (i: number) =>
     Effect.gen(function* () {
       const drafted = yield* draft(observedAt(spec, i))

@@ -118,6 +118,20 @@ const upsamplingGenerator = (o: ModelOptions, side: number, channels: number): N
 })
 
 /**
+ * The scene/object descriptor of FACTS.md sections 3-4 at side S: 5x5 s2 → S/2,
+ * 3x3 s2 → S/4, 3x3 s1 → S/4 (leaky ReLU), then an (S/4)x(S/4) VALID conv to 1x1xunits.
+ */
+const sceneDescriptor = (o: ModelOptions, side: number, channels: number): NetSpec => ({
+  inputShape: [side, side, channels],
+  layers: [
+    conv("conv1", 5, 2, "same", o.descriptorChannels[0] as number, "leakyRelu"),
+    conv("conv2", 3, 2, "same", o.descriptorChannels[1] as number, "leakyRelu"),
+    conv("conv3", 3, 1, "same", o.descriptorChannels[2] as number, "leakyRelu"),
+    conv("fc", side / 4, 1, "valid", o.descriptorUnits, "none"),
+  ],
+})
+
+/**
  * Objects and scenes, 64x64 (FACTS.md section 3, JX `scene` / ZZ `object`).
  * Descriptor: 5x5 s2 → 32, 3x3 s2 → 16, 3x3 s1 → 16 (leaky ReLU), then a 16x16
  * VALID conv to 1x1xunits. Generator: 1 → 4 → 8 → 16 → 32 → 64 (official
@@ -126,15 +140,7 @@ const upsamplingGenerator = (o: ModelOptions, side: number, channels: number): N
 export const object64: Architecture = {
   imageShape: [64, 64, 3],
   widths: { descriptor: 3, generator: 4 },
-  descriptor: (o, image = [64, 64, 3]) => ({
-    inputShape: [64, 64, image[2]],
-    layers: [
-      conv("conv1", 5, 2, "same", o.descriptorChannels[0] as number, "leakyRelu"),
-      conv("conv2", 3, 2, "same", o.descriptorChannels[1] as number, "leakyRelu"),
-      conv("conv3", 3, 1, "same", o.descriptorChannels[2] as number, "leakyRelu"),
-      conv("fc", 16, 1, "valid", o.descriptorUnits, "none"),
-    ],
-  }),
+  descriptor: (o, image = [64, 64, 3]) => sceneDescriptor(o, 64, image[2]),
   generator: (o, image = [64, 64, 3]) => upsamplingGenerator(o, 64, image[2]),
 }
 
@@ -146,15 +152,7 @@ export const object64: Architecture = {
 export const cifar32: Architecture = {
   imageShape: [32, 32, 3],
   widths: { descriptor: 3, generator: 3 },
-  descriptor: (o, image = [32, 32, 3]) => ({
-    inputShape: [32, 32, image[2]],
-    layers: [
-      conv("conv1", 5, 2, "same", o.descriptorChannels[0] as number, "leakyRelu"),
-      conv("conv2", 3, 2, "same", o.descriptorChannels[1] as number, "leakyRelu"),
-      conv("conv3", 3, 1, "same", o.descriptorChannels[2] as number, "leakyRelu"),
-      conv("fc", 8, 1, "valid", o.descriptorUnits, "none"),
-    ],
-  }),
+  descriptor: (o, image = [32, 32, 3]) => sceneDescriptor(o, 32, image[2]),
   generator: (o, image = [32, 32, 3]) => upsamplingGenerator(o, 32, image[2]),
 }
 

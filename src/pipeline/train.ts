@@ -66,6 +66,18 @@ export const stageOptions = (spec: PipelineSpec): StageOptions => ({
   generatorSigma: spec.generatorSigma,
 })
 
+/** The stage implementations a spec names, in the scheduler's order (draft and write-back are the chains slot). */
+export const stagesOf = (spec: PipelineSpec) => {
+  const options = stageOptions(spec)
+  return {
+    draft: registry.chains[spec.stages.chains](options),
+    revise: registry.revise[spec.stages.revise](options),
+    writeBack: chainsWriteBack[spec.stages.chains](options),
+    updateDescriptor: registry.updateDescriptor[spec.stages.updateDescriptor](options),
+    teach: registry.teach[spec.stages.teach](options),
+  }
+}
+
 /** Creates the run directory; an existing non-empty one is refused unless `force`. */
 const prepareRunDir = (dir: string, force: boolean) =>
   Effect.gen(function* () {
@@ -151,12 +163,7 @@ const trainOn = (spec: PipelineSpec, o: TrainOptions, backend: BackendReport, da
         ),
       )
 
-    const options = stageOptions(spec)
-    const draft = registry.chains[spec.stages.chains](options)
-    const revise = registry.revise[spec.stages.revise](options)
-    const writeBack = chainsWriteBack[spec.stages.chains](options)
-    const updateDescriptor = registry.updateDescriptor[spec.stages.updateDescriptor](options)
-    const teach = registry.teach[spec.stages.teach](options)
+    const { draft, revise, writeBack, updateDescriptor, teach } = stagesOf(spec)
     const total = spec.training.iterations
     const keepCheckpoints = spec.output.keepCheckpoints ?? 3
     const shown = progress(spec.name, total, start, spec.output.logEvery, o.quiet ? () => {} : undefined)
