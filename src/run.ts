@@ -4,7 +4,10 @@ import { NodeServices } from "@effect/platform-node"
 import { Effect, FileSystem, Path } from "effect"
 import { type Command, helpText, parseArgs } from "./pipeline/cli.js"
 import { compare } from "./pipeline/compare.js"
+import { completeRun } from "./pipeline/complete.js"
+import { decodeCompletionSpec } from "./pipeline/completion-spec.js"
 import { ConfigError } from "./pipeline/errors.js"
+import { evaluate } from "./pipeline/evaluate.js"
 import { interpolateRun } from "./pipeline/interpolate.js"
 import { findResumePoint } from "./pipeline/resume.js"
 import { sample } from "./pipeline/sample.js"
@@ -26,6 +29,19 @@ const summarise = (name: string, result: TrainResult): void => {
       `Run directory ${result.outDir} (metrics.jsonl, samples/, checkpoints/final).\n`,
   )
 }
+
+const readConfig = (file: string, what: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    return yield* fs.readFileString(file).pipe(
+      Effect.mapError(
+        () =>
+          new ConfigError({
+            message: `Cannot read ${what} ${file}: no such file or not readable. The shipped ones are in config/.`,
+          }),
+      ),
+    )
+  })
 
 const runCommand = (command: Command) =>
   Effect.gen(function* () {
@@ -61,6 +77,16 @@ const runCommand = (command: Command) =>
         })
         return yield* Effect.sync(() => summarise(point.spec.name, result))
       }
+      case "complete": {
+        const text = yield* readConfig(command.file, "completion file")
+        const spec = yield* decodeCompletionSpec(text, command.file, command.overrides)
+        const result = yield* completeRun({ ...command, spec, source: command.file })
+        yield* Effect.sync(() => {
+          process.stdout.write(result.table)
+          process.stderr.write(`Wrote triplets, .npy files and report.md/json to ${result.outDir}.\n`)
+        })
+        return
+      }
       case "compare": {
         const result = yield* compare({ ...command, outDir: command.outDir ?? "runs/compare" })
         yield* Effect.sync(() => {
@@ -76,6 +102,14 @@ const runCommand = (command: Command) =>
             `Wrote ${command.pairs} interpolations of ${command.steps} frames [${result.shape}] to ${result.outDir} (grid.png, frames.npy).\n`,
           ),
         )
+        return
+      }
+      case "evaluate": {
+        const result = yield* evaluate(command)
+        yield* Effect.sync(() => {
+          process.stdout.write(result.table)
+          process.stderr.write(`Wrote evaluation.json and evaluation.md to ${result.outDir}.\n`)
+        })
         return
       }
       case "sample": {

@@ -30,7 +30,7 @@ const tiny = {
   name: "tiny",
   seed: 3,
   backend: testBackend,
-  data: { source: "mnist", limit: 64 },
+  data: { source: "mnist", split: "train", limit: 64 },
   model: { descriptorChannels: [4, 4, 4], descriptorUnits: 3, zDim: 5, generatorChannels: [6, 4, 4] },
   training: { iterations: 4, batchSize: 8, chains: 6 },
   langevin: { steps: 2 },
@@ -147,7 +147,7 @@ const cases: ReadonlyArray<Case> = [
   ),
   fileCase(
     "a batch larger than the dataset",
-    { data: { source: "mnist", limit: 64 }, training: { batchSize: 100 } },
+    { data: { source: "mnist", split: "train", limit: 64 }, training: { batchSize: 100 } },
     () =>
       `${F}: training.batchSize (100) is larger than data.limit (64); lower the batch size or use more data.`,
   ),

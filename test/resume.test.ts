@@ -20,7 +20,7 @@ const pipeline = (iterations: number) => {
       name: "tiny",
       seed: 3,
       backend: testBackend,
-      data: { source: "mnist", limit: 64 },
+      data: { source: "mnist", split: "train", limit: 64 },
       model: { descriptorChannels: [4, 4, 4], descriptorUnits: 3, zDim: 5, generatorChannels: [6, 4, 4] },
       training: { iterations, batchSize: 8, chains: 6 },
       langevin: { steps: 2 },

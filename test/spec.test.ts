@@ -64,7 +64,9 @@ Fix this field and run again; \`node dist/run.js --help\` lists every field and 
 
   it("rejects a batch larger than the data", async () => {
     const error = await Effect.runPromise(
-      checkSpec({ ...defaults, data: { source: "mnist", limit: 50 } }, "p.json").pipe(Effect.flip),
+      checkSpec({ ...defaults, data: { source: "mnist", split: "train", limit: 50 } }, "p.json").pipe(
+        Effect.flip,
+      ),
     )
     expect(error.message).toBe(
       "p.json: training.batchSize (100) is larger than data.limit (50); lower the batch size or use more data.",

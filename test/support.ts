@@ -19,7 +19,7 @@ export const tinySpec = (over: Partial<PipelineSpec> = {}): PipelineSpec => ({
   ...defaults,
   name: "tiny",
   backend: testBackend,
-  data: { source: "mnist", limit: 64 },
+  data: { source: "mnist", split: "train", limit: 64 },
   model: {
     ...defaults.model,
     descriptorChannels: [4, 4, 4],

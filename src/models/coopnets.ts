@@ -58,11 +58,24 @@ export interface Revision {
   readonly startEnergy: number
 }
 
+/** Pixels held fixed during Langevin: where `mask` (broadcast over channels) is 1, X stays `observed`. */
+export interface Clamp {
+  readonly mask: tf.Tensor4D
+  readonly observed: tf.Tensor4D
+}
+
 /**
  * Descriptor Langevin dynamics from `x0` (not consumed). Step t draws its noise
  * from `foldIn(key, t)`. Chains are independent (no batch coupling in f).
+ * With `clamp`, only the pixels it leaves free move (pattern completion).
  */
-export const langevinRevise = (descriptor: Net, x0: tf.Tensor4D, o: LangevinOptions, key: Key): Revision => {
+export const langevinRevise = (
+  descriptor: Net,
+  x0: tf.Tensor4D,
+  o: LangevinOptions,
+  key: Key,
+  clamp?: Clamp,
+): Revision => {
   const n = x0.shape[0]
   const half = (o.stepSize * o.stepSize) / 2
   const shrink = 1 - half / (o.refSigma * o.refSigma)
@@ -76,9 +89,16 @@ export const langevinRevise = (descriptor: Net, x0: tf.Tensor4D, o: LangevinOpti
       if (t === 0) startScore = value.dataSync()[0] as number
       // X − (δ²/2)(X/s² − ∂f/∂X) = X·(1 − δ²/(2s²)) + (δ²/2)·∂f/∂X
       const drift = tf.add(tf.mul(x, shrink), tf.mul(grad, half))
-      return (
+      const moved = (
         o.noise ? tf.add(drift, normalTensor(foldIn(key, t), x.shape, o.stepSize)) : drift
       ) as tf.Tensor4D
+      return clamp === undefined
+        ? moved
+        : (tf.where(
+            tf.greater(tf.broadcastTo(clamp.mask, moved.shape), 0.5),
+            clamp.observed,
+            moved,
+          ) as tf.Tensor4D)
     })
     if (x !== x0) x.dispose()
     x = next

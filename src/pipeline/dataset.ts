@@ -21,7 +21,7 @@ const bySource = (
 ): Effect.Effect<Dataset, DataError, FileSystem.FileSystem> => {
   switch (data.source) {
     case "mnist":
-      return loadMnist(data.limit, c.seed)
+      return loadMnist(data.limit, c.seed, data.split)
     case "folder":
       return loadFolder(data, c.warn)
     case "cifar10":

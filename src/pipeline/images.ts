@@ -1,4 +1,4 @@
-/** Pixels out: grids and single images as PNG (sharp), sample sets as .npy. */
+/** Pixels in and out: grids and single images as PNG (sharp), sample sets as .npy. */
 import sharp from "sharp"
 
 /** [-1, 1] → [0, 255], clipped. */
@@ -63,4 +63,46 @@ export const encodeNpy = (values: Float32Array, shape: ReadonlyArray<number>): B
     Buffer.from(header, "latin1"),
     Buffer.from(values.buffer, values.byteOffset, values.byteLength),
   ])
+}
+
+/** A decoded .npy array of float32 values. */
+export interface NpyArray {
+  readonly values: Float32Array
+  readonly shape: ReadonlyArray<number>
+}
+
+/**
+ * Reads a float32 (or float64, converted) C-order .npy file (versions 1-3);
+ * throws an Error saying what is wrong with anything else.
+ */
+export const decodeNpy = (bytes: Uint8Array): NpyArray => {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (buffer.length < 10 || buffer.toString("latin1", 0, 6) !== "\x93NUMPY")
+    throw new Error("not a .npy file (no \\x93NUMPY magic)")
+  const major = buffer[6] as number
+  const headerLength = major === 1 ? buffer.readUInt16LE(8) : buffer.readUInt32LE(8)
+  const start = major === 1 ? 10 : 12
+  const header = buffer.toString("latin1", start, start + headerLength)
+  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1]
+  const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1]
+  const dims = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1]
+  if (descr === undefined || fortran === undefined || dims === undefined)
+    throw new Error(`unreadable .npy header ${JSON.stringify(header.trim())}`)
+  if (fortran === "True") throw new Error("Fortran-ordered arrays are not supported; save with C order")
+  const shape = dims
+    .split(",")
+    .map((d) => d.trim())
+    .filter((d) => d.length > 0)
+    .map(Number)
+  const size = shape.reduce((a, b) => a * b, 1)
+  const data = buffer.subarray(start + headerLength)
+  const width = descr === "<f4" ? 4 : descr === "<f8" ? 8 : 0
+  if (width === 0) throw new Error(`dtype ${descr} is not supported; save float32 ('<f4') or float64 ('<f8')`)
+  if (data.length < size * width)
+    throw new Error(
+      `the header promises ${size} values of ${width} bytes but the file holds ${data.length} bytes`,
+    )
+  const values = new Float32Array(size)
+  for (let i = 0; i < size; i++) values[i] = width === 4 ? data.readFloatLE(i * 4) : data.readDoubleLE(i * 8)
+  return { values, shape }
 }

@@ -4,12 +4,13 @@
  * effect/Schema; every problem is reported at once with its JSON path, and
  * unknown fields are errors (a typo never silently falls back to a default).
  */
-import { Effect, Schema, SchemaIssue } from "effect"
+import { Effect, Schema } from "effect"
 import { architectures } from "../models/nets.js"
 import { stageNames } from "../stages/registry.js"
 import { DataSpec, rebaseData } from "./data-spec.js"
-import { closest } from "./did-you-mean.js"
 import { ConfigError } from "./errors.js"
+import { checkEvaluation, EvaluationSpec } from "./evaluation-spec.js"
+import { decodeLayered } from "./layered-json.js"
 import { checkArchitecture } from "./shapes.js"
 import { checkStages } from "./stage-combinations.js"
 
@@ -89,6 +90,8 @@ export const PipelineSpec = Schema.Struct({
     /** pending file writes (PNG grids, checkpoints) before compute waits */
     writes: PositiveInt,
   }),
+  /** sample quality every N iterations, logged to metrics.jsonl (optional; src/pipeline/evaluation-spec.ts) */
+  evaluation: Schema.optionalKey(EvaluationSpec),
 })
 
 export type PipelineSpec = typeof PipelineSpec.Type
@@ -98,7 +101,7 @@ export const defaults: PipelineSpec = {
   name: "mnist",
   seed: 1,
   backend: "auto",
-  data: { source: "mnist", limit: 10000 },
+  data: { source: "mnist", split: "train", limit: 9000 },
   model: {
     arch: "mnist",
     descriptorChannels: [64, 128, 256],
@@ -120,54 +123,6 @@ export const defaults: PipelineSpec = {
   buffers: { batches: 2, writes: 4 },
 }
 
-type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
-
-const isObject = (u: unknown): u is Record<string, unknown> =>
-  typeof u === "object" && u !== null && !Array.isArray(u)
-
-/** Lays `over` onto `base`: objects merge key by key, everything else replaces. */
-export const layer = (base: unknown, over: unknown): unknown => {
-  if (!isObject(base) || !isObject(over)) return over
-  const out: Record<string, unknown> = { ...base }
-  for (const [k, v] of Object.entries(over)) out[k] = k in base ? layer(base[k], v) : v
-  return out
-}
-
-/** `a.b.c=value`: value is parsed as JSON when it parses, else taken as a string. */
-export const parseOverride = (
-  assignment: string,
-): { readonly path: ReadonlyArray<string>; readonly value: Json } => {
-  const eq = assignment.indexOf("=")
-  if (eq <= 0) throw new Error(`--set expects path.to.field=value, got "${assignment}"`)
-  const path = assignment.slice(0, eq).split(".")
-  const raw = assignment.slice(eq + 1)
-  let value: Json
-  try {
-    value = JSON.parse(raw) as Json
-  } catch {
-    value = raw
-  }
-  return { path, value }
-}
-
-const nest = (path: ReadonlyArray<string>, value: Json): Json =>
-  path.reduceRight<Json>((inner, key) => ({ [key]: inner }), value)
-
-type PathSegment = PropertyKey | { readonly key: PropertyKey }
-
-const formatPath = (path: ReadonlyArray<PathSegment>): string =>
-  path.length === 0 ? "(top level)" : path.map((p) => String(typeof p === "object" ? p.key : p)).join(".")
-
-const keyOf = (p: PathSegment | undefined): PropertyKey | undefined => (typeof p === "object" ? p.key : p)
-
-const valueAt = (root: unknown, path: ReadonlyArray<PathSegment>): unknown =>
-  path.reduce<unknown>((node, p) => {
-    const key = typeof p === "object" ? p.key : p
-    return isObject(node) || Array.isArray(node) ? (node as Record<PropertyKey, unknown>)[key] : undefined
-  }, root)
-
-const standardFormatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
 /**
  * Decodes the text of a pipeline file with command-line overrides on top.
  * `source` names the file in error messages.
@@ -177,51 +132,10 @@ export const decodeSpec = (
   source: string,
   overrides: ReadonlyArray<string> = [],
 ): Effect.Effect<PipelineSpec, ConfigError> =>
-  Effect.gen(function* () {
-    let user: unknown
-    try {
-      user = JSON.parse(text)
-    } catch (e) {
-      return yield* new ConfigError({
-        message: `${source} is not valid JSON: ${(e as Error).message}. Fix the syntax (a trailing comma or a missing quote is the usual cause) and run again.`,
-      })
-    }
-    if (!isObject(user))
-      return yield* new ConfigError({
-        message: `${source} must hold a JSON object of pipeline fields, e.g. {"name": "mnist", "training": {"iterations": 100}}.`,
-      })
-    const rebased = rebaseData(defaults, user, overrides)
-    let merged = layer(rebased.base, rebased.user)
-    for (const assignment of overrides) {
-      try {
-        const { path, value } = parseOverride(assignment)
-        merged = layer(merged, nest(path, value))
-      } catch (e) {
-        return yield* new ConfigError({ message: `${(e as Error).message}.` })
-      }
-    }
-    return yield* Schema.decodeUnknownEffect(PipelineSpec, { errors: "all", onExcessProperty: "error" })(
-      merged,
-    ).pipe(
-      Effect.mapError((error) => {
-        const issues = standardFormatter(error.issue).issues
-        const lines = issues.map((i) => {
-          const path = i.path ?? []
-          if (i.message === "Expected no excess property") {
-            const known = valueAt(rebased.base, path.slice(0, -1))
-            const near = closest(String(keyOf(path.at(-1))), isObject(known) ? Object.keys(known) : [])
-            const parent = path.length > 1 ? `${formatPath(path.slice(0, -1))}.` : ""
-            return `  - ${formatPath(path)}: unknown field${near === undefined ? "" : `; did you mean ${parent}${near}?`}`
-          }
-          const got = valueAt(merged, path)
-          return `  - ${formatPath(path)}: ${i.message}${got === undefined ? "" : `, got ${JSON.stringify(got)}`}`
-        })
-        const origin = overrides.length > 0 ? `${source} (with --set ${overrides.join(", ")})` : source
-        return new ConfigError({
-          message: `${origin}: ${issues.length} problem${issues.length === 1 ? "" : "s"}\n${lines.join("\n")}\nFix ${issues.length === 1 ? "this field" : "these fields"} and run again; \`node dist/run.js --help\` lists every field and its default.`,
-        })
-      }),
-    )
+  decodeLayered(PipelineSpec, defaults, text, source, overrides, {
+    what: "pipeline fields",
+    example: '{"name": "mnist", "training": {"iterations": 100}}',
+    rebase: (base, user) => rebaseData(base, user, overrides),
   })
 
 /** A run name that stays one directory below runs/ (no "/", "..", or leading "."). */
@@ -241,4 +155,7 @@ export const checkSpec = (spec: PipelineSpec, source: string): Effect.Effect<Pip
             message: `${source}: training.batchSize (${spec.training.batchSize}) is larger than data.limit (${spec.data.limit}); lower the batch size or use more data.`,
           }),
         )
-      : checkArchitecture(spec, source).pipe(Effect.andThen(checkStages(spec, source)))
+      : checkArchitecture(spec, source).pipe(
+          Effect.andThen(checkStages(spec, source)),
+          Effect.andThen(checkEvaluation(spec, source)),
+        )

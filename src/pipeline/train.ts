@@ -26,12 +26,14 @@ import { loadDataset } from "./dataset.js"
 import { divergedAfter } from "./diverged.js"
 import { OutputError } from "./errors.js"
 import { encodePng, tile } from "./images.js"
+import type { ClassifierSource } from "./mnist-classifier.js"
 import * as ModelsLayer from "./models-layer.js"
 import { progress } from "./progress.js"
 import { checkpointName, pruneJob, type ResumePoint, rewindRunDir } from "./resume.js"
 import { latentSizeOf } from "./shapes.js"
 import type { PipelineSpec } from "./spec.js"
 import { StopRequest, untilStopped } from "./stop.js"
+import { acquireTrainingEvaluator, type TrainingEvaluator } from "./training-evaluation.js"
 import * as WriterLayer from "./writer.js"
 import { appendJob, fileJob, Writer } from "./writer.js"
 
@@ -45,6 +47,8 @@ export interface TrainOptions {
   readonly quiet?: boolean
   /** continue the run in `outDir` from this point (`--resume`) instead of starting it */
   readonly resume?: ResumePoint | undefined
+  /** the MNIST classifier of `evaluation.every` (default: the project's cache, trained there if absent) */
+  readonly classifier?: ClassifierSource | undefined
 }
 
 export interface TrainResult {
@@ -128,13 +132,29 @@ export const train = (spec: PipelineSpec, o: TrainOptions) =>
       batchSize: spec.training.batchSize,
       warn: o.quiet ? () => {} : (line) => process.stderr.write(`warning: ${line}\n`),
     })
-    if (o.resume === undefined) yield* prepareRunDir(o.outDir, o.force)
-    return yield* trainOn(spec, o, backend, dataset).pipe(
-      Effect.provide(Layer.mergeAll(ModelsLayer.layer(spec), WriterLayer.layer(spec.buffers.writes))),
+    return yield* Effect.scoped(
+      Effect.gen(function* () {
+        // before the run directory exists: a classifier that cannot be trained or cached leaves nothing behind
+        const evaluator = yield* acquireTrainingEvaluator(
+          spec,
+          o.classifier,
+          o.quiet ? () => {} : (line) => process.stderr.write(`${line}\n`),
+        )
+        if (o.resume === undefined) yield* prepareRunDir(o.outDir, o.force)
+        return yield* trainOn(spec, o, backend, dataset, evaluator).pipe(
+          Effect.provide(Layer.mergeAll(ModelsLayer.layer(spec), WriterLayer.layer(spec.buffers.writes))),
+        )
+      }),
     )
   })
 
-const trainOn = (spec: PipelineSpec, o: TrainOptions, backend: BackendReport, dataset: Dataset) =>
+const trainOn = (
+  spec: PipelineSpec,
+  o: TrainOptions,
+  backend: BackendReport,
+  dataset: Dataset,
+  evaluator: TrainingEvaluator | undefined,
+) =>
   Effect.gen(function* () {
     const path = yield* Path.Path
     const writer = yield* Writer
@@ -186,6 +206,14 @@ const trainOn = (spec: PipelineSpec, o: TrainOptions, backend: BackendReport, da
             new TextEncoder().encode(`${JSON.stringify(metricsLine(r, iterationMs))}\n`),
           ),
         )
+        // sample quality: reads the weights, draws with its own keys, leaves training untouched
+        if (evaluator !== undefined && done % evaluator.every === 0) {
+          const line = evaluator.evaluate(models, done)
+          last += line.evaluation.ms // not counted in the next iteration's time
+          yield* writer.submit(
+            appendJob(at("metrics.jsonl"), new TextEncoder().encode(`${JSON.stringify(line)}\n`)),
+          )
+        }
         if (done % spec.output.sampleEvery === 0 || done === total) {
           const stamp = String(done).padStart(6, "0")
           for (const [kind, tensor] of [

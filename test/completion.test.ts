@@ -1,0 +1,369 @@
+/**
+ * Pattern completion: masks (sizes, positions, seeds), the metrics against
+ * hand-computed values, the two baselines, the model-side contract (visible
+ * pixels untouched, best restart kept, no leaked tensors, determinism) and
+ * the `complete` command end to end on a tiny trained run.
+ */
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as tf from "@tensorflow/tfjs-core"
+import { Effect } from "effect"
+import sharp from "sharp"
+import { beforeAll, describe, expect, it } from "vitest"
+import { complete, inferLatent } from "../src/models/completion.js"
+import { meanFill, nearestNeighbourFill, nearestOnVisible } from "../src/models/completion-baselines.js"
+import { MAX_PSNR, meanScores, psnrOf, scoreImages, toUnit } from "../src/models/completion-metrics.js"
+import { generate } from "../src/models/coopnets.js"
+import { initParams } from "../src/models/layers.js"
+import { hiddenFraction, squareCorner, squareMasks } from "../src/models/masks.js"
+import { normalTensor, rootKey } from "../src/models/random.js"
+import { decodeCompletionSpec } from "../src/pipeline/completion-spec.js"
+import { decodeNpy, encodeNpy } from "../src/pipeline/images.js"
+import { netSpecsOf } from "../src/pipeline/shapes.js"
+import { bytesOf, syntheticDigits, testBackend, tinySpec, useTestBackend } from "./support.js"
+
+const zerosIn = (masks: Float32Array, from: number, to: number) =>
+  masks.subarray(from, to).reduce((n, m) => n + (m === 0 ? 1 : 0), 0)
+
+describe("square masks", () => {
+  it("hide exactly size² pixels per image, centred where asked", () => {
+    const masks = squareMasks(3, 28, 28, 12, "center", rootKey(0))
+    for (let i = 0; i < 3; i++) expect(zerosIn(masks, i * 784, (i + 1) * 784)).toBe(144)
+    expect(squareCorner(28, 28, 12, "center", rootKey(0), 0)).toEqual([8, 8])
+    // the corner pixel (8, 8) is hidden, (7, 8) and (8, 20) are not
+    expect([masks[8 * 28 + 8], masks[7 * 28 + 8], masks[8 * 28 + 20]]).toEqual([0, 1, 1])
+    expect(hiddenFraction(masks)).toBeCloseTo(144 / 784, 10)
+  })
+
+  it("random positions: inside the image, seeded, different per image and per seed", () => {
+    const a = squareMasks(50, 28, 20, 16, "random", rootKey(1))
+    const b = squareMasks(50, 28, 20, 16, "random", rootKey(1))
+    const c = squareMasks(50, 28, 20, 16, "random", rootKey(2))
+    expect(bytesOfArray(a)).toEqual(bytesOfArray(b))
+    expect(bytesOfArray(a)).not.toEqual(bytesOfArray(c))
+    const corners = Array.from({ length: 50 }, (_, i) => squareCorner(28, 20, 16, "random", rootKey(1), i))
+    for (const [top, left] of corners) {
+      expect(top).toBeGreaterThanOrEqual(0)
+      expect(top).toBeLessThanOrEqual(28 - 16)
+      expect(left).toBeGreaterThanOrEqual(0)
+      expect(left).toBeLessThanOrEqual(20 - 16)
+    }
+    expect(new Set(corners.map((c) => c.join(","))).size).toBeGreaterThan(10)
+    for (let i = 0; i < 50; i++) expect(zerosIn(a, i * 560, (i + 1) * 560)).toBe(256)
+  })
+
+  it("refuse a square larger than the image", () => {
+    expect(() => squareMasks(1, 28, 28, 29, "center", rootKey(0))).toThrow(/from 1 to 28, got 29/)
+  })
+})
+
+const bytesOfArray = (a: Float32Array) => Array.from(new Uint8Array(a.buffer))
+
+describe("completion metrics", () => {
+  // two 2x2 grey images; image 0 hides pixel 0, image 1 hides pixels 2 and 3
+  const masks = Float32Array.from([0, 1, 1, 1, 1, 1, 0, 0])
+  const truth = Float32Array.from([0, 0, 0, 0, 1, 1, 1, 1])
+  const recovered = Float32Array.from([0.5, 0, 0, 0, 1, 1, 0.9, 0.7])
+
+  it("MAE on the hidden pixels and the whole image, PSNR per image", () => {
+    const [first, second] = scoreImages(truth, recovered, masks, 2, 1)
+    expect(first?.hiddenMae).toBeCloseTo(0.5, 12)
+    expect(first?.wholeMae).toBeCloseTo(0.125, 12)
+    // MSE 0.25/4 = 0.0625 → 10·log10(16) = 12.0412 dB
+    expect(first?.psnr).toBeCloseTo(12.0412, 4)
+    expect(second?.hiddenMae).toBeCloseTo(0.2, 6)
+    expect(second?.wholeMae).toBeCloseTo(0.1, 6)
+    // MSE (0.01 + 0.09)/4 = 0.025 → 16.0206 dB
+    expect(second?.psnr).toBeCloseTo(16.0206, 3)
+    expect(meanScores(scoreImages(truth, recovered, masks, 2, 1)).hiddenMae).toBeCloseTo(0.35, 6)
+  })
+
+  it("PSNR of known images: MSE 0.01 is 20 dB, an exact image the cap", () => {
+    expect(psnrOf(0.01)).toBeCloseTo(20, 10)
+    expect(psnrOf(1)).toBe(0)
+    const [exact] = scoreImages(truth, truth, masks, 2, 1)
+    expect(exact?.psnr).toBe(MAX_PSNR)
+    expect(exact?.hiddenMae).toBe(0)
+  })
+
+  it("channels share a mask pixel", () => {
+    const rgbTruth = new Float32Array(12)
+    const rgbRecovered = Float32Array.from([0.3, 0.3, 0.3, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    const [s] = scoreImages(rgbTruth, rgbRecovered, Float32Array.from([0, 1, 1, 1]), 1, 3)
+    expect(s?.hiddenMae).toBeCloseTo(0.3, 6)
+    expect(s?.wholeMae).toBeCloseTo(0.075, 6)
+  })
+
+  it("toUnit maps [-1, 1] to [0, 1] and clips", () => {
+    expect(Array.from(toUnit(Float32Array.from([-1, 0, 1, 3, -2])))).toEqual([0, 0.5, 1, 1, 0])
+  })
+
+  it("refuses arrays that do not match the masks", () => {
+    expect(() => scoreImages(truth, recovered.subarray(1), masks, 2, 1)).toThrow(/recovered values/)
+  })
+})
+
+describe("baselines", () => {
+  it("mean fill: the mean of each image's visible pixels, per channel", () => {
+    const images = Float32Array.from([9, 2, 4, 6, 5, 5, 5, 9])
+    const masks = Float32Array.from([0, 1, 1, 1, 1, 1, 0, 0])
+    expect(Array.from(meanFill(images, masks, 2, 1))).toEqual([4, 2, 4, 6, 5, 5, 5, 5])
+  })
+
+  it("nearest neighbour: closest on the visible pixels only, hidden ones copied from it", async () => {
+    await useTestBackend()
+    // training images of 4 pixels; the query matches #1 on pixels 0-1 and #2 on pixels 2-3
+    const training = Float32Array.from([0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1])
+    const query = Float32Array.from([1, 1, 1, 1])
+    const hideRight = Float32Array.from([1, 1, 0, 0])
+    const hideLeft = Float32Array.from([0, 0, 1, 1])
+    const before = tf.memory().numTensors
+    expect(Array.from(nearestOnVisible(query, hideRight, 1, training, 3, 1))).toEqual([1])
+    expect(Array.from(nearestOnVisible(query, hideLeft, 1, training, 3, 1))).toEqual([2])
+    expect(Array.from(nearestNeighbourFill(query, hideRight, 1, training, 3, 1))).toEqual([1, 1, 0, 0])
+    expect(Array.from(nearestNeighbourFill(query, hideLeft, 1, training, 3, 1))).toEqual([0, 0, 1, 1])
+    expect(tf.memory().numTensors).toBe(before)
+  })
+})
+
+describe("completion with a generator", () => {
+  const spec = tinySpec({ training: { iterations: 1, batchSize: 8, chains: 6 } })
+  const nets = netSpecsOf(spec)
+  let generator: { spec: typeof nets.generator; params: ReturnType<typeof initParams> }
+  let descriptor: { spec: typeof nets.descriptor; params: ReturnType<typeof initParams> }
+  let observed: tf.Tensor4D
+  let mask: tf.Tensor4D
+  const inference = { restarts: 3, steps: 4, stepSize: 0.3, sigma: 0.3, noise: false }
+  const refine = { ...spec.langevin, steps: 3 }
+
+  beforeAll(async () => {
+    await useTestBackend()
+    generator = { spec: nets.generator, params: initParams(nets.generator, rootKey(3), "g") }
+    descriptor = { spec: nets.descriptor, params: initParams(nets.descriptor, rootKey(4), "d") }
+    observed = tf.tidy(() => tf.tanh(normalTensor(rootKey(5), [6, 28, 28, 1])) as tf.Tensor4D)
+    mask = tf.tensor4d(squareMasks(6, 28, 28, 14, "random", rootKey(6)), [6, 28, 28, 1])
+  })
+
+  const visibleValues = (x: tf.Tensor4D) => {
+    const values = x.dataSync() as Float32Array
+    const m = mask.dataSync() as Float32Array
+    return Array.from(values.filter((_, i) => m[i] === 1))
+  }
+
+  it("leaves the visible pixels untouched (with and without descriptor refinement), fills the hidden ones", () => {
+    for (const steps of [0, 3]) {
+      const result = complete(
+        generator,
+        descriptor,
+        observed,
+        mask,
+        5,
+        inference,
+        { ...refine, steps },
+        rootKey(7),
+      )
+      expect(result.completed.shape).toEqual([6, 28, 28, 1])
+      expect(visibleValues(result.completed)).toEqual(visibleValues(observed))
+      const m = mask.dataSync() as Float32Array
+      const done = result.completed.dataSync() as Float32Array
+      const drafted = result.generated.dataSync() as Float32Array
+      const hidden = Array.from(done.filter((_, i) => m[i] === 0))
+      if (steps === 0) expect(hidden).toEqual(Array.from(drafted.filter((_, i) => m[i] === 0)))
+      else expect(hidden).not.toEqual(Array.from(drafted.filter((_, i) => m[i] === 0)))
+      tf.dispose([result.completed, result.generated])
+    }
+  })
+
+  it("keeps, per image, the restart that best fits the visible pixels; fitting lowers the error", () => {
+    // a target the generator can reach: g(z†) for a known z†
+    const target = tf.tidy(() => generate(generator, normalTensor(rootKey(11), [6, 5])))
+    const errorOf = (o: typeof inference) =>
+      tf.tidy(() => {
+        const z = inferLatent(generator, target, mask, 5, o, rootKey(8))
+        const g = generate(generator, z)
+        return Array.from(
+          tf.sum(tf.mul(mask, tf.square(tf.sub(target, g))), [1, 2, 3]).dataSync() as Float32Array,
+        )
+      })
+    const fitting = { ...inference, steps: 20, stepSize: 0.3 }
+    const one = errorOf({ ...fitting, restarts: 1 })
+    const three = errorOf(fitting)
+    const unfitted = errorOf({ ...fitting, restarts: 1, steps: 0 })
+    target.dispose()
+    // restart 0 is the same chain in both; batch norm couples the batch, so allow a hair of slack
+    for (let i = 0; i < 6; i++) expect(three[i]).toBeLessThanOrEqual((one[i] as number) * 1.02)
+    const total = (e: ReadonlyArray<number>) => e.reduce((a, b) => a + b)
+    expect(total(three)).toBeLessThan(total(one))
+    expect(total(one)).toBeLessThan(0.9 * total(unfitted))
+  })
+
+  it("is deterministic for a key and leaks no tensors", () => {
+    const before = tf.memory().numTensors
+    const run = () => {
+      const r = complete(
+        generator,
+        descriptor,
+        observed,
+        mask,
+        5,
+        { ...inference, noise: true },
+        refine,
+        rootKey(9),
+      )
+      const bytes = bytesOf(r.completed)
+      tf.dispose([r.completed, r.generated])
+      return bytes
+    }
+    expect(run()).toEqual(run())
+    expect(tf.memory().numTensors).toBe(before)
+  })
+})
+
+describe("completion.json", () => {
+  it("lays the file over the defaults and names unknown fields with a suggestion", async () => {
+    const spec = await Effect.runPromise(
+      decodeCompletionSpec(
+        '{"checkpoint": "runs/x", "images": {"source": "npy", "path": "a.npy"}}',
+        "c.json",
+        ["inference.steps=7"],
+      ),
+    )
+    expect(spec.images).toEqual({ source: "npy", path: "a.npy", count: 100 })
+    expect(spec.inference.steps).toBe(7)
+    const error = await Effect.runPromise(
+      decodeCompletionSpec('{"inference": {"restart": 3}}', "c.json", []).pipe(Effect.flip),
+    )
+    expect(error.message).toContain("inference.restart: unknown field; did you mean inference.restarts?")
+  })
+
+  it("reads back the .npy files it writes", () => {
+    const values = Float32Array.from([0, 0.25, 0.5, 1, 0.75, 0.125])
+    const npy = decodeNpy(encodeNpy(values, [1, 2, 3]))
+    expect(npy.shape).toEqual([1, 2, 3])
+    expect(Array.from(npy.values)).toEqual(Array.from(values))
+    expect(() => decodeNpy(new Uint8Array(20))).toThrow(/not a .npy file/)
+  })
+})
+
+describe("complete (command line) on a tiny trained run", () => {
+  const dir = mkdtempSync(join(tmpdir(), "coopnets-complete-"))
+  const cli = (...args: Array<string>) => {
+    const r = spawnSync(process.execPath, ["dist/run.js", ...args], { encoding: "utf8" })
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+  }
+  const completion = (over: object) => {
+    const file = join(dir, `completion-${Math.random().toString(36).slice(2)}.json`)
+    writeFileSync(
+      file,
+      JSON.stringify({
+        checkpoint: join(dir, "run"),
+        images: { source: "held-out", count: 8 },
+        masks: [
+          { kind: "square", size: 10 },
+          { kind: "square", size: 8, position: "random" },
+        ],
+        inference: { restarts: 2, steps: 3, stepSize: 0.1, noise: true },
+        refine: { steps: 2, stepSize: 0.002 },
+        show: 4,
+        ...over,
+      }),
+    )
+    return file
+  }
+
+  beforeAll(() => {
+    const pipeline = join(dir, "pipeline.json")
+    const s = tinySpec()
+    writeFileSync(
+      pipeline,
+      JSON.stringify({
+        name: "tiny",
+        backend: testBackend,
+        data: s.data,
+        model: s.model,
+        training: s.training,
+      }),
+    )
+    const r = cli(pipeline, "--out", join(dir, "run"))
+    expect(r.code, r.stderr).toBe(0)
+  })
+
+  it("writes triplets, .npy files and a report with both baselines; visible pixels are the originals", async () => {
+    const r = cli("complete", completion({}), "--out", join(dir, "out"))
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain("| square10-center | 12.8% | CoopNets |")
+    expect(r.stdout).toContain("nearest training image")
+    expect(r.stdout).toContain("mean of visible pixels")
+    expect(r.stdout).toContain("generator only (before refinement)")
+    const report = JSON.parse(readFileSync(join(dir, "out", "report.json"), "utf8"))
+    expect(report.masks.map((m: { name: string }) => m.name)).toEqual(["square10-center", "square8-random"])
+    expect(typeof report.masks[0].beats.meanFill).toBe("boolean")
+    const meta = await sharp(join(dir, "out", "square10-center", "triplets.png")).metadata()
+    expect([meta.width, meta.height]).toEqual([4 * 29 - 1, 3 * 29 - 1])
+    const read = (f: string) => decodeNpy(readFileSync(join(dir, "out", "square8-random", f)))
+    const [original, recovered, masks] = [read("original.npy"), read("recovered.npy"), read("masks.npy")]
+    expect(original.shape).toEqual([8, 28, 28])
+    expect(masks.shape).toEqual([8, 28, 28])
+    let hiddenChanged = 0
+    masks.values.forEach((m, i) => {
+      if (m === 1) expect(recovered.values[i]).toBe(original.values[i])
+      else if (recovered.values[i] !== original.values[i]) hiddenChanged++
+    })
+    expect(hiddenChanged).toBeGreaterThan(0)
+  })
+
+  it("is documented in --help and needs exactly one completion file", () => {
+    expect(cli("--help").stdout).toContain("node dist/run.js complete <completion.json>")
+    const none = cli("complete")
+    expect(none.code).toBe(2)
+    expect(none.stderr).toContain("complete needs exactly one completion file")
+  })
+
+  it("completes the images of an .npy file and refuses one of another image size", () => {
+    const digits = join(dir, "digits.npy")
+    writeFileSync(digits, encodeNpy(toUnit(syntheticDigits.images.slice(0, 3 * 784)), [3, 28, 28]))
+    const ok = cli(
+      "complete",
+      completion({ images: { source: "npy", path: digits, count: 3 }, masks: [{ kind: "square", size: 6 }] }),
+      "--out",
+      join(dir, "npy"),
+    )
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(ok.stdout).toContain(`Completion of 3 images in ${digits}`)
+    expect(decodeNpy(readFileSync(join(dir, "npy", "square6-center", "recovered.npy"))).shape).toEqual([
+      3, 28, 28,
+    ])
+    const small = join(dir, "small.npy")
+    writeFileSync(small, encodeNpy(new Float32Array(2 * 14 * 14), [2, 14, 14]))
+    const bad = cli(
+      "complete",
+      completion({ images: { source: "npy", path: small, count: 2 } }),
+      "--out",
+      join(dir, "b3"),
+    )
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toContain(`images.path ${small} holds 14x14x1 images, but`)
+  })
+
+  it("refuses a mask as large as the image and a folder source with too few images, naming the field", () => {
+    const big = cli(
+      "complete",
+      completion({ masks: [{ kind: "square", size: 28 }] }),
+      "--out",
+      join(dir, "bad"),
+    )
+    expect(big.code).toBe(2)
+    expect(big.stderr).toContain("masks[0].size is 28, but the images are 28x28")
+    const many = cli(
+      "complete",
+      completion({ images: { source: "held-out", count: 5000 } }),
+      "--out",
+      join(dir, "b2"),
+    )
+    expect(many.stderr).toContain(
+      "images.count is 5000 but there are 1000 held-out MNIST digits (of 1000); lower images.count.",
+    )
+  })
+})
