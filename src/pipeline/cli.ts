@@ -2,6 +2,7 @@
 import { Effect } from "effect"
 import { dataSourcesHelp } from "./data-spec.js"
 import { UsageError } from "./errors.js"
+import type { EvaluateOptions } from "./evaluate.js"
 import { evaluationDefaults } from "./evaluation-spec.js"
 import type { InputRange } from "./feature-model.js"
 import { defaults } from "./spec.js"
@@ -48,23 +49,7 @@ export type Command =
       readonly outDir: string | undefined
       readonly force: boolean
     }
-  | {
-      readonly kind: "evaluate"
-      /** a run or checkpoint directory, a folder of images, or an .npy file */
-      readonly location: string
-      /** checkpoints: images to sample (default 1000); image sets: the first N (default all) */
-      readonly count: number | undefined
-      readonly langevinSteps: number | undefined
-      readonly seed: number | undefined
-      readonly outDir: string | undefined
-      readonly force: boolean
-      /** a tfjs LayersModel (model.json) whose outputs, or `layer`'s, are the features of a Fréchet distance */
-      readonly features: string | undefined
-      readonly layer: string | undefined
-      /** the real images that distance compares with (folder or .npy) */
-      readonly reference: string | undefined
-      readonly range: InputRange
-    }
+  | ({ readonly kind: "evaluate" } & Omit<EvaluateOptions, "backend" | "quiet">)
   | {
       readonly kind: "compare"
       readonly files: ReadonlyArray<string>
