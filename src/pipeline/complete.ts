@@ -284,13 +284,22 @@ export const completeRun = (o: CompleteOptions) =>
     const truth = toUnit(images)
     const writer = yield* Writer
     const reports: Array<MaskReport> = []
+    // every mask is checked before any inference; the nets are restored once for all of them
+    const maskSets = yield* Effect.forEach(spec.masks, (maskSpec, index) =>
+      buildMasks(maskSpec, index, count, image, spec.seed, o.source),
+    )
+    const completions = yield* withTrainedModels(run, o.backend, true, (models) =>
+      maskSets.map((masks, index) => {
+        log(
+          `[complete] ${maskName(spec.masks[index] as MaskSpec)}: ${count} images, ${spec.inference.restarts}×${spec.inference.steps} z steps …`,
+        )
+        return completeAll(models, run.spec, spec, images, masks, index, image)
+      }),
+    )
     for (const [index, maskSpec] of spec.masks.entries()) {
       const name = maskName(maskSpec)
-      const masks = yield* buildMasks(maskSpec, index, count, image, spec.seed, o.source)
-      log(`[complete] ${name}: ${count} images, ${spec.inference.restarts}×${spec.inference.steps} z steps …`)
-      const { completed, generated } = yield* withTrainedModels(run, o.backend, true, (models) =>
-        completeAll(models, run.spec, spec, images, masks, index, image),
-      )
+      const masks = maskSets[index] as Float32Array
+      const { completed, generated } = completions[index] as (typeof completions)[number]
       const fills: Partial<Record<Method, Float32Array>> = {
         coopnets: completed,
         ...(spec.refine.steps > 0 ? { generator: replaceHidden(images, masks, c, generated) } : {}),
