@@ -21,9 +21,9 @@ import { NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { iterationMacs } from "./models/flops.js"
 import { mnist } from "./models/nets.js"
-import type { BackendName } from "./pipeline/backend.js"
-import { defaults, type PipelineSpec } from "./pipeline/spec.js"
-import { train } from "./pipeline/train.js"
+import type { BackendName } from "./pipeline/backend/select.js"
+import { defaults, type PipelineSpec } from "./pipeline/config/spec.js"
+import { train } from "./pipeline/training/train.js"
 
 const STAGES = ["draft", "revise", "updateDescriptor", "teach"] as const
 const ALL_BACKENDS: ReadonlyArray<BackendName> = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"]

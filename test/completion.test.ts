@@ -19,9 +19,9 @@ import { generate } from "../src/models/coopnets.js"
 import { initParams } from "../src/models/layers.js"
 import { hiddenFraction, squareCorner, squareMasks } from "../src/models/masks.js"
 import { normalTensor, rootKey } from "../src/models/random.js"
-import { decodeCompletionSpec } from "../src/pipeline/completion-spec.js"
-import { decodeNpy, encodeNpy } from "../src/pipeline/images.js"
-import { netSpecsOf } from "../src/pipeline/shapes.js"
+import { decodeCompletionSpec } from "../src/pipeline/config/completion-spec.js"
+import { netSpecsOf } from "../src/pipeline/config/shapes.js"
+import { decodeNpy, encodeNpy } from "../src/pipeline/run-dir/image-files.js"
 import { bytesOf, syntheticDigits, testBackend, tinySpec, useTestBackend } from "./support.js"
 
 const zerosIn = (masks: Float32Array, from: number, to: number) =>

@@ -11,8 +11,8 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import sharp from "sharp"
 import { beforeAll, describe, expect, it } from "vitest"
-import { sample } from "../src/pipeline/sample.js"
-import { train } from "../src/pipeline/train.js"
+import { sample } from "../src/pipeline/commands/sample.js"
+import { train } from "../src/pipeline/training/train.js"
 import { tinySpec, useTestBackend } from "./support.js"
 
 const run = <A, E>(effect: Effect.Effect<A, E, NodeServices.NodeServices>) =>

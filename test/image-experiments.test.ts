@@ -10,7 +10,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import sharp from "sharp"
 import { beforeAll, describe, expect, it } from "vitest"
-import { CIFAR_RECORD } from "../src/pipeline/cifar10.js"
+import { CIFAR_RECORD } from "../src/pipeline/data/cifar10.js"
 import { testBackend } from "./support.js"
 
 const cli = (...args: Array<string>) => {

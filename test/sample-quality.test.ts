@@ -29,14 +29,14 @@ import {
   symmetricEigen,
 } from "../src/models/frechet.js"
 import { nearestDistances } from "../src/models/nearest.js"
-import { parseArgs } from "../src/pipeline/cli.js"
-import { type EvaluateOptions, evaluate } from "../src/pipeline/evaluate.js"
-import { encodeNpy } from "../src/pipeline/images.js"
-import { loadMnistSplit } from "../src/pipeline/mnist.js"
-import { type ClassifierSource, openClassifier } from "../src/pipeline/mnist-classifier.js"
-import { prepareMnistReference, sampleQuality } from "../src/pipeline/sample-quality.js"
-import { checkSpec, decodeSpec } from "../src/pipeline/spec.js"
-import { train } from "../src/pipeline/train.js"
+import { parseArgs } from "../src/pipeline/commands/cli.js"
+import { type EvaluateOptions, evaluate } from "../src/pipeline/commands/evaluate.js"
+import { checkSpec, decodeSpec } from "../src/pipeline/config/spec.js"
+import { loadMnistSplit } from "../src/pipeline/data/mnist.js"
+import { type ClassifierSource, openClassifier } from "../src/pipeline/evaluation/mnist-classifier.js"
+import { prepareMnistReference, sampleQuality } from "../src/pipeline/evaluation/sample-quality.js"
+import { encodeNpy } from "../src/pipeline/run-dir/image-files.js"
+import { train } from "../src/pipeline/training/train.js"
 import { tinySpec, useTestBackend } from "./support.js"
 
 const run = <A, E>(effect: Effect.Effect<A, E, NodeServices.NodeServices>) =>

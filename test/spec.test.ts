@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { checkSpec, decodeSpec, defaults } from "../src/pipeline/spec.js"
+import { checkSpec, decodeSpec, defaults } from "../src/pipeline/config/spec.js"
 
 const decode = (value: unknown, overrides: ReadonlyArray<string> = []) =>
   Effect.runPromise(

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { checkSpec, decodeSpec } from "../src/pipeline/spec.js"
+import { checkSpec, decodeSpec } from "../src/pipeline/config/spec.js"
 
 const check = (value: unknown) =>
   Effect.runPromise(

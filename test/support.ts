@@ -4,8 +4,8 @@
  * path is exercised separately by tests that ask for "cpu" explicitly.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import { type BackendChoice, selectBackend } from "../src/pipeline/backend.js"
-import { defaults, type PipelineSpec } from "../src/pipeline/spec.js"
+import { type BackendChoice, selectBackend } from "../src/pipeline/backend/select.js"
+import { defaults, type PipelineSpec } from "../src/pipeline/config/spec.js"
 import { batchAt, type Dataset } from "../src/stages/load.js"
 import type { Observed } from "../src/stages/records.js"
 

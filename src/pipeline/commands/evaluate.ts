@@ -1,0 +1,395 @@
+/**
+ * `evaluate` mode: the sample quality of a trained run (N images sampled from
+ * its checkpoint, as `sample` draws them) or of a set of images (a folder, an
+ * .npy). 28x28 single-channel images get the MNIST metrics of
+ * src/pipeline/evaluation/sample-quality.ts, with real digits as a reference row; any
+ * images get the Fréchet distance on the features of a user-supplied tfjs
+ * LayersModel against a user-supplied reference set (--features, --reference).
+ * Writes evaluation.json and evaluation.md atomically; returns the table.
+ */
+import { Effect, FileSystem, Path } from "effect"
+import { fitGaussian, frechetDistance } from "../../models/frechet.js"
+import { useBackend } from "../backend/service.js"
+import { imageShapeOf } from "../config/shapes.js"
+import type { BackendChoice } from "../config/spec.js"
+import { type ImageSet, readImageSet } from "../data/image-sets.js"
+import { loadMnist, MNIST_HELD_OUT } from "../data/mnist.js"
+import { DataError, OutputError, UsageError } from "../errors.js"
+import {
+  adaptation,
+  disposeFeatureModel,
+  featuresOf,
+  type InputRange,
+  loadFeatureModel,
+} from "../evaluation/feature-model.js"
+import {
+  acquireClassifier,
+  type ClassifierSource,
+  defaultClassifierSource,
+} from "../evaluation/mnist-classifier.js"
+import {
+  COPY_QUANTILE,
+  prepareMnistReference,
+  realDigitsQuality,
+  type SampleQuality,
+  sampleQuality,
+} from "../evaluation/sample-quality.js"
+import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
+import { writeAtomic } from "../run-dir/writer.js"
+import { drawSamples } from "./sample.js"
+
+export const EVALUATION_FORMAT = "coopnets-evaluation/1"
+/** The location that names the 1,000 held-out MNIST digits themselves (a check of the metrics). */
+export const MNIST_TEST_LOCATION = "mnist:test"
+
+/** Images sampled from a checkpoint when --n is not given. */
+export const DEFAULT_EVALUATION_SAMPLES = 1000
+
+export interface EvaluateOptions {
+  /** a run or checkpoint directory, a folder of images, or an .npy file */
+  readonly location: string
+  /** checkpoints: images to sample (default 1000); image sets: evaluate the first N (default all) */
+  readonly count: number | undefined
+  /** checkpoints only: descriptor Langevin steps after the generator (default 0) */
+  readonly langevinSteps: number | undefined
+  /** checkpoints only: the sampling seed (default 0) */
+  readonly seed: number | undefined
+  readonly outDir: string | undefined
+  readonly force: boolean
+  /** a tfjs LayersModel's model.json whose outputs (or `layer`'s) are the features of a Fréchet distance */
+  readonly features: string | undefined
+  readonly layer: string | undefined
+  /** the real images that Fréchet distance compares with (folder or .npy) */
+  readonly reference: string | undefined
+  readonly range: InputRange
+  readonly backend?: typeof BackendChoice.Type | undefined
+  readonly quiet?: boolean
+  /** where the MNIST classifier is cached and how it is trained (default: the project's) */
+  readonly classifier?: ClassifierSource
+}
+
+export interface EvaluationReport {
+  readonly format: typeof EVALUATION_FORMAT
+  readonly source: {
+    readonly kind: "checkpoint" | "images"
+    readonly path: string
+    readonly count: number
+    readonly shape: ReadonlyArray<number>
+    readonly iteration?: number
+    readonly langevinSteps?: number
+    readonly seed?: number
+  }
+  readonly mnist?: {
+    readonly classifier: {
+      readonly dir: string
+      readonly testAccuracy: number
+      readonly trainSeconds: number
+      readonly steps: number
+    }
+    /** nearest-training-digit distance below which an image counts as a copy ([0, 1] pixels) */
+    readonly copyThreshold: number
+    readonly samples: SampleQuality
+    readonly realDigits: SampleQuality & { readonly frechetCount: number }
+  }
+  readonly features?: {
+    readonly model: string
+    readonly layer: string | null
+    readonly reference: {
+      readonly path: string
+      readonly count: number
+      readonly shape: ReadonlyArray<number>
+    }
+    readonly dim: number
+    readonly inputRange: InputRange
+    readonly adapted: string | null
+    readonly frechetDistance: number
+  }
+  readonly skipped: ReadonlyArray<{ readonly metrics: string; readonly reason: string }>
+}
+
+export interface EvaluateResult {
+  readonly outDir: string
+  readonly report: EvaluationReport
+  /** the Markdown of evaluation.md, also printed */
+  readonly table: string
+}
+
+const MNIST_SHAPE = "28x28x1"
+const shapeName = (s: ReadonlyArray<number>) => s.join("x")
+
+/** A run directory or a checkpoint directory (as opposed to a folder of images). */
+const isTrainedRun = (location: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const has = (name: string) => fs.exists(path.join(location, name)).pipe(Effect.orElseSucceed(() => false))
+    return (yield* has("checkpoint.json")) || (yield* has("checkpoints")) || (yield* has("config.json"))
+  })
+
+/** The output directory of an image set: `<folder>-evaluation`, `<file without .npy>-evaluation`. */
+const claimOutDir = (location: string, outDir: string | undefined, force: boolean) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const out = outDir ?? `${location.replace(/[/\\]+$/, "").replace(/\.npy$/i, "")}-evaluation`
+    const existing = yield* fs.readDirectory(out).pipe(Effect.orElseSucceed(() => [] as Array<string>))
+    if (existing.length > 0 && !force)
+      return yield* new OutputError({
+        message: `${out} already exists and is not empty. Pass --out DIR to write elsewhere, or --force to replace its files.`,
+      })
+    return out
+  })
+
+interface Evaluated {
+  readonly set: ImageSet
+  readonly source: EvaluationReport["source"]
+  readonly outDir: string
+}
+
+/** The images to judge: sampled from a checkpoint, or read from a folder / .npy. */
+const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    if (o.location === MNIST_TEST_LOCATION) return yield* heldOutDigits(o, log)
+    if (!(yield* fs.exists(o.location).pipe(Effect.orElseSucceed(() => false))))
+      return yield* new DataError({
+        message: `${o.location} does not exist. Pass a run or checkpoint directory, a folder of PNG images, or an .npy file of images in [0, 1].`,
+      })
+    if (yield* isTrainedRun(o.location)) {
+      const run = yield* openTrainedRun(o.location, o.outDir, o.force, "evaluation")
+      const count = o.count ?? DEFAULT_EVALUATION_SAMPLES
+      const langevinSteps = o.langevinSteps ?? 0
+      const seed = o.seed ?? 0
+      const shape = imageShapeOf(run.spec)
+      yield* checkApplicable(shape, o, "samples")
+      log(`Sampling ${count} images from ${run.checkpoint.dir} (langevin ${langevinSteps}, seed ${seed}) ...`)
+      const images = yield* withTrainedModels(run, o.backend, o.quiet, (models) =>
+        drawSamples(models, run.spec, count, langevinSteps, seed),
+      )
+      const evaluated: Evaluated = {
+        set: { images, count, shape },
+        source: {
+          kind: "checkpoint",
+          path: run.checkpoint.dir,
+          count,
+          shape,
+          iteration: run.checkpoint.manifest.iteration,
+          langevinSteps,
+          seed,
+        },
+        outDir: run.outDir,
+      }
+      return evaluated
+    }
+    if (o.langevinSteps !== undefined || o.seed !== undefined)
+      return yield* new UsageError({
+        message: `--langevin and --seed apply to sampling from a checkpoint; ${o.location} is a set of images.`,
+      })
+    const outDir = yield* claimOutDir(o.location, o.outDir, o.force)
+    yield* useBackend(o.backend ?? "auto", o.quiet ? () => {} : log)
+    const all = yield* readImageSet(o.location)
+    if (o.count !== undefined && o.count > all.count)
+      return yield* new UsageError({
+        message: `--n ${o.count} asks for more images than ${o.location} holds (${all.count}); leave --n out to evaluate all of them.`,
+      })
+    const count = o.count ?? all.count
+    const size = all.shape[0] * all.shape[1] * all.shape[2]
+    const set: ImageSet = { ...all, images: all.images.subarray(0, count * size), count }
+    yield* checkApplicable(set.shape, o)
+    const evaluated: Evaluated = {
+      set,
+      source: { kind: "images", path: o.location, count, shape: set.shape },
+      outDir,
+    }
+    return evaluated
+  })
+
+/** `mnist:test`: the held-out digits (all, or N of them in a seeded order). */
+const heldOutDigits = (o: EvaluateOptions, log: (line: string) => void) =>
+  Effect.gen(function* () {
+    if (o.langevinSteps !== undefined || o.seed !== undefined)
+      return yield* new UsageError({
+        message: `--langevin and --seed apply to sampling from a checkpoint; ${MNIST_TEST_LOCATION} is a set of images.`,
+      })
+    if (o.count !== undefined && o.count > MNIST_HELD_OUT)
+      return yield* new UsageError({
+        message: `--n ${o.count} asks for more than the ${MNIST_HELD_OUT} held-out digits of ${MNIST_TEST_LOCATION}.`,
+      })
+    const outDir = yield* claimOutDir(o.outDir ?? "runs/mnist-test", undefined, o.force)
+    yield* useBackend(o.backend ?? "auto", o.quiet ? () => {} : log)
+    const count = o.count ?? MNIST_HELD_OUT
+    const digits = yield* loadMnist(count, 0, "test")
+    const evaluated: Evaluated = {
+      set: { images: digits.images, count, shape: digits.shape },
+      source: { kind: "images", path: MNIST_TEST_LOCATION, count, shape: digits.shape },
+      outDir,
+    }
+    return evaluated
+  })
+
+/** Something must apply: the MNIST metrics (28x28x1) or a feature model. */
+const checkApplicable = (shape: ReadonlyArray<number>, o: EvaluateOptions, verb = "holds") =>
+  shapeName(shape) === MNIST_SHAPE || o.features !== undefined
+    ? Effect.void
+    : Effect.fail(
+        new DataError({
+          message: `${o.location} ${verb} ${shapeName(shape)} images; the MNIST metrics need 28x28 single-channel digits. For other images pass --features model.json (a tfjs LayersModel on disk) and --reference <folder|npy> of real images to compute the Fréchet distance on that model's features.`,
+        }),
+      )
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`
+const num = (x: number, digits = 2) => x.toFixed(digits)
+
+/** evaluation.md: the table, the class histograms and what each number means. */
+export const markdown = (r: EvaluationReport): string => {
+  const lines: Array<string> = [`# Sample quality of ${r.source.path}`, ""]
+  const what =
+    r.source.kind === "checkpoint"
+      ? `${r.source.count} samples (iteration ${r.source.iteration}, langevin ${r.source.langevinSteps}, seed ${r.source.seed})`
+      : r.source.path
+  if (r.mnist !== undefined) {
+    const m = r.mnist
+    const row = (name: string, n: string, q: SampleQuality) =>
+      `| ${name} | ${n} | ${num(q.frechetDistance)} | ${num(q.inceptionScore)} | ${num(q.classEntropy, 3)} | ${pct(q.copyFraction)} | ${num(q.medianNearestTrainDistance)} |`
+    lines.push(
+      "| images | n | FD ↓ | IS ↑ | class entropy (nats) | copies | median distance to nearest train digit |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+      row(what, String(m.samples.count), m.samples),
+      row(
+        "real digits (held out; FD: train digits)",
+        `${m.realDigits.count} (FD: ${m.realDigits.frechetCount})`,
+        m.realDigits,
+      ),
+      "",
+      "Class histograms (digits 0-9, by the classifier's most probable class):",
+      "",
+      "```",
+      `evaluated    ${m.samples.classHistogram.map((c) => String(c).padStart(5)).join("")}`,
+      `real digits  ${m.realDigits.classHistogram.map((c) => String(c).padStart(5)).join("")}`,
+      "```",
+      "",
+      `- FD: squared Fréchet distance between Gaussians fitted to the MNIST classifier's 128-d penultimate features of the images and of the ${m.realDigits.count} held-out digits (as FID). The real-digits row uses ${m.realDigits.frechetCount} digits of the "train" split: the floor for this many images.`,
+      "- IS: exp(E_x KL(p(y|x) ‖ p(y))) of the classifier's predictions, one split; 10 at best.",
+      "- class entropy: of the class histogram, in nats (ln 10 = 2.303 when every digit is equally common).",
+      `- copies: images closer (pixel L2, pixels in [0, 1]) to a "train" digit than ${num(m.copyThreshold, 3)}, the distance that ${pct(1 - COPY_QUANTILE)} of the held-out digits exceed. For the real digits row this is ${pct(COPY_QUANTILE)} by definition.`,
+      `- classifier: ${m.classifier.dir}, ${pct(m.classifier.testAccuracy)} on the held-out digits (${m.classifier.steps} Adam steps, trained in ${m.classifier.trainSeconds} s).`,
+      "",
+    )
+  }
+  if (r.features !== undefined) {
+    const f = r.features
+    lines.push(
+      `Fréchet distance on the ${f.dim}-d features of ${f.model}${f.layer === null ? "" : ` (layer ${f.layer})`} between ${what} and ${f.reference.count} reference images (${f.reference.path}): **${num(f.frechetDistance, 3)}**.`,
+      `Pixels were fed in [${f.inputRange}]${f.adapted === null ? "" : `; images ${f.adapted}`}.`,
+      "",
+    )
+  }
+  for (const s of r.skipped) lines.push(`Skipped ${s.metrics}: ${s.reason}`, "")
+  return `${lines.join("\n").trimEnd()}\n`
+}
+
+export const evaluate = (o: EvaluateOptions) =>
+  Effect.gen(function* () {
+    const path = yield* Path.Path
+    const log = o.quiet ? () => {} : (line: string) => process.stderr.write(`${line}\n`)
+    if (o.features === undefined && (o.reference !== undefined || o.layer !== undefined))
+      return yield* new UsageError({
+        message: "--reference and --layer go with --features model.json (a tfjs LayersModel on disk).",
+      })
+    if (o.features !== undefined && o.reference === undefined)
+      return yield* new UsageError({
+        message: `--features ${o.features} needs --reference <folder|npy>: the real images to compare with.`,
+      })
+    const { set, source, outDir } = yield* imagesToEvaluate(o, log)
+    const skipped: Array<{ metrics: string; reason: string }> = []
+
+    let mnist: EvaluationReport["mnist"]
+    if (shapeName(set.shape) === MNIST_SHAPE) {
+      if (set.count < 2)
+        return yield* new DataError({
+          message: `${o.location}: the metrics need at least 2 images (a covariance), got ${set.count}.`,
+        })
+      mnist = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const classifier = yield* acquireClassifier(o.classifier ?? defaultClassifierSource(), log)
+          const ref = yield* prepareMnistReference(classifier)
+          return {
+            classifier: {
+              dir: classifier.dir,
+              testAccuracy: classifier.manifest.testAccuracy,
+              trainSeconds: classifier.manifest.trainSeconds,
+              steps: classifier.manifest.settings.steps,
+            },
+            copyThreshold: ref.copyThreshold,
+            samples: sampleQuality(ref, set.images, set.count),
+            realDigits: realDigitsQuality(ref, set.count),
+          }
+        }),
+      )
+    } else
+      skipped.push({
+        metrics: "the MNIST metrics (classifier FD, IS, class histogram and entropy, copy fraction)",
+        reason: `the images are ${shapeName(set.shape)}; the MNIST classifier and the training digits are ${MNIST_SHAPE}.`,
+      })
+
+    let features: EvaluationReport["features"]
+    if (o.features !== undefined && o.reference !== undefined) {
+      const file = o.features
+      const referencePath = o.reference
+      const reference = yield* readImageSet(referencePath)
+      if (reference.count < 2 || set.count < 2)
+        return yield* new DataError({
+          message: `The Fréchet distance needs at least 2 images on each side; got ${set.count} to evaluate and ${reference.count} in ${referencePath}.`,
+        })
+      features = yield* Effect.acquireUseRelease(
+        loadFeatureModel(file, o.layer),
+        (model) =>
+          Effect.try({
+            try: () => {
+              const a = featuresOf(model, set, o.range)
+              const b = featuresOf(model, reference, o.range)
+              const adapted = [adaptation(model, set.shape), adaptation(model, reference.shape)]
+              return {
+                model: file,
+                layer: o.layer ?? null,
+                reference: { path: referencePath, count: reference.count, shape: reference.shape },
+                dim: a.dim,
+                inputRange: o.range,
+                adapted:
+                  adapted[0] === undefined && adapted[1] === undefined
+                    ? null
+                    : `evaluated: ${adapted[0] ?? "as they are"}; reference: ${adapted[1] ?? "as they are"}`,
+                frechetDistance: frechetDistance(
+                  fitGaussian(a.rows, set.count, a.dim),
+                  fitGaussian(b.rows, reference.count, b.dim),
+                ),
+              }
+            },
+            catch: (e) =>
+              e instanceof DataError
+                ? e
+                : new DataError({
+                    message: `--features ${file}: computing the features failed (${(e as Error)?.message ?? String(e)}). Check that the model takes images of this kind.`,
+                  }),
+          }),
+        (model) => Effect.sync(() => disposeFeatureModel(model)),
+      )
+    } else if (mnist !== undefined)
+      skipped.push({
+        metrics: "the Fréchet distance on a user-supplied feature model",
+        reason: "no --features model.json given (the MNIST classifier's features are used above).",
+      })
+
+    const report: EvaluationReport = {
+      format: EVALUATION_FORMAT,
+      source,
+      ...(mnist === undefined ? {} : { mnist }),
+      ...(features === undefined ? {} : { features }),
+      skipped,
+    }
+    const table = markdown(report)
+    const encode = (s: string) => new TextEncoder().encode(s)
+    yield* writeAtomic(path.join(outDir, "evaluation.json"), encode(`${JSON.stringify(report, null, 2)}\n`))
+    yield* writeAtomic(path.join(outDir, "evaluation.md"), encode(table))
+    const result: EvaluateResult = { outDir, report, table }
+    return result
+  })

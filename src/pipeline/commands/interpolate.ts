@@ -1,0 +1,120 @@
+/**
+ * `interpolate` mode: loads a trained generator, walks `steps` frames from one
+ * latent vector to another for each of `pairs` pairs (linear or spherical),
+ * optionally revises every frame with K descriptor Langevin steps, and writes
+ * grid.png (one row per pair) and frames.npy (pairs×steps×H×W[×C] float32 in [0, 1]).
+ */
+import * as tf from "@tensorflow/tfjs-core"
+import { Effect, Path } from "effect"
+import { langevinRevise, withLabels } from "../../models/coopnets.js"
+import { generateEach, type InterpolationMode, interpolationPaths } from "../../models/interpolation.js"
+import { CLASSES } from "../../models/nets.js"
+import { foldIn, normals, normalTensor, rootKey } from "../../models/random.js"
+import { oneHot } from "../../stages/chains-conditional.js"
+import type { ModelsShape } from "../../stages/models.js"
+import { imageShapeOf, latentSizeOf } from "../config/shapes.js"
+import type { BackendChoice, PipelineSpec } from "../config/spec.js"
+import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
+import { encodeNpy, encodePng, tile } from "../run-dir/image-files.js"
+import * as WriterLayer from "../run-dir/writer.js"
+import { fileJob, Writer } from "../run-dir/writer.js"
+
+export interface InterpolateOptions {
+  /** a run directory or a checkpoint directory */
+  readonly location: string
+  readonly steps: number
+  readonly pairs: number
+  readonly mode: InterpolationMode
+  readonly langevinSteps: number
+  readonly seed: number
+  readonly outDir: string | undefined
+  readonly force: boolean
+  readonly backend?: typeof BackendChoice.Type | undefined
+  readonly quiet?: boolean
+}
+
+export interface InterpolateResult {
+  readonly outDir: string
+  /** [pairs, steps, h, w(, c)] */
+  readonly shape: ReadonlyArray<number>
+}
+
+export interface Frames {
+  /** the latent of every frame, row p·steps + i */
+  readonly latents: Float32Array
+  /** the frames, NHWC values (generator outputs, or revised with K > 0) */
+  readonly images: Float32Array
+}
+
+/**
+ * The latents every frame is generated beside (training.chains − 1 of them, so
+ * the generator sees a batch of its training size): batch norm uses the
+ * statistics of the batch, and this fixed company makes each frame a function
+ * of its own latent alone.
+ */
+export const interpolationReference = (spec: PipelineSpec, dim: number, seed: number): tf.Tensor2D =>
+  normalTensor(foldIn(rootKey(seed), "interpolate", "reference"), [
+    Math.max(1, spec.training.chains - 1),
+    dim,
+  ]) as tf.Tensor2D
+
+/** The frames of `pairs` interpolations; endpoints and Langevin noise are keyed by `seed`. */
+export const interpolationFrames = (
+  models: ModelsShape,
+  spec: PipelineSpec,
+  o: Pick<InterpolateOptions, "steps" | "pairs" | "mode" | "langevinSteps" | "seed">,
+): Frames => {
+  const dim = latentSizeOf(spec)
+  const key = foldIn(rootKey(o.seed), "interpolate")
+  const starts = normals(foldIn(key, "start"), o.pairs * dim)
+  const ends = normals(foldIn(key, "end"), o.pairs * dim)
+  const latents = interpolationPaths(starts, ends, dim, o.steps, o.mode)
+  const images = tf.tidy(() => {
+    const reference = interpolationReference(spec, dim, o.seed)
+    // class-conditional nets: pair p is of class p mod 10 (other nets ignore labels)
+    const labels = {
+      reference: oneHot(Int32Array.from({ length: reference.shape[0] }, (_, j) => j % CLASSES)),
+      rows: oneHot(
+        Int32Array.from({ length: o.pairs * o.steps }, (_, r) => Math.floor(r / o.steps) % CLASSES),
+      ),
+    }
+    const x = generateEach(
+      models.generator,
+      tf.tensor2d(latents, [o.pairs * o.steps, dim]),
+      reference,
+      labels,
+    )
+    if (o.langevinSteps === 0) return x.dataSync() as Float32Array
+    const { revised } = langevinRevise(
+      withLabels(models.descriptor, labels.rows),
+      x,
+      { ...spec.langevin, steps: o.langevinSteps },
+      foldIn(key, "revise"),
+    )
+    return revised.dataSync() as Float32Array
+  })
+  return { latents, images }
+}
+
+export const interpolateRun = (o: InterpolateOptions) =>
+  Effect.gen(function* () {
+    const path = yield* Path.Path
+    const run = yield* openTrainedRun(o.location, o.outDir, o.force, "interpolated")
+    const { spec, outDir } = run
+    const frames = yield* withTrainedModels(run, o.backend, o.quiet, (models) =>
+      interpolationFrames(models, spec, o),
+    )
+    const [h, w, c] = imageShapeOf(spec)
+    const shape = c === 1 ? [o.pairs, o.steps, h, w] : [o.pairs, o.steps, h, w, c]
+    const unit = frames.images.map((v) => Math.min(1, Math.max(0, (v + 1) / 2)))
+    const writer = yield* Writer
+    yield* writer.submit(fileJob(path.join(outDir, "frames.npy"), () => encodeNpy(unit, shape)))
+    yield* writer.submit(
+      fileJob(path.join(outDir, "grid.png"), () =>
+        encodePng(tile(frames.images, o.pairs * o.steps, [h, w, c], o.steps)),
+      ),
+    )
+    yield* writer.flush
+    const result: InterpolateResult = { outDir, shape }
+    return result
+  }).pipe(Effect.provide(WriterLayer.layer(4)))

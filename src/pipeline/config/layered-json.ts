@@ -1,0 +1,125 @@
+/**
+ * JSON configuration files (pipeline.json, completion.json): the user's
+ * fields laid over defaults, `--set` overrides on top, decoded with
+ * effect/Schema. Every problem is reported at once with its JSON path and the
+ * value given; unknown fields are errors with a "did you mean".
+ */
+import { Effect, Schema, SchemaIssue } from "effect"
+import { ConfigError } from "../errors.js"
+import { closest } from "./did-you-mean.js"
+
+type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
+
+const isObject = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** Lays `over` onto `base`: objects merge key by key, everything else replaces. */
+export const layer = (base: unknown, over: unknown): unknown => {
+  if (!isObject(base) || !isObject(over)) return over
+  const out: Record<string, unknown> = { ...base }
+  for (const [k, v] of Object.entries(over)) out[k] = k in base ? layer(base[k], v) : v
+  return out
+}
+
+/** `a.b.c=value`: value is parsed as JSON when it parses, else taken as a string. */
+export const parseOverride = (
+  assignment: string,
+): { readonly path: ReadonlyArray<string>; readonly value: Json } => {
+  const eq = assignment.indexOf("=")
+  if (eq <= 0) throw new Error(`--set expects path.to.field=value, got "${assignment}"`)
+  const path = assignment.slice(0, eq).split(".")
+  const raw = assignment.slice(eq + 1)
+  let value: Json
+  try {
+    value = JSON.parse(raw) as Json
+  } catch {
+    value = raw
+  }
+  return { path, value }
+}
+
+const nest = (path: ReadonlyArray<string>, value: Json): Json =>
+  path.reduceRight<Json>((inner, key) => ({ [key]: inner }), value)
+
+type PathSegment = PropertyKey | { readonly key: PropertyKey }
+
+const formatPath = (path: ReadonlyArray<PathSegment>): string =>
+  path.length === 0 ? "(top level)" : path.map((p) => String(typeof p === "object" ? p.key : p)).join(".")
+
+const keyOf = (p: PathSegment | undefined): PropertyKey | undefined => (typeof p === "object" ? p.key : p)
+
+const valueAt = (root: unknown, path: ReadonlyArray<PathSegment>): unknown =>
+  path.reduce<unknown>((node, p) => {
+    const key = typeof p === "object" ? p.key : p
+    return isObject(node) || Array.isArray(node) ? (node as Record<PropertyKey, unknown>)[key] : undefined
+  }, root)
+
+const standardFormatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+export interface LayeredOptions {
+  /** what the file holds, e.g. "pipeline fields" */
+  readonly what: string
+  /** a minimal valid file, shown when the top level is not an object */
+  readonly example: string
+  /** adjusts the defaults to the user's file before merging (pipeline.json: the data source's defaults) */
+  readonly rebase?: (
+    base: unknown,
+    user: Record<string, unknown>,
+  ) => { readonly base: unknown; readonly user: Record<string, unknown> }
+}
+
+/** Decodes `text` (the file `source`) laid over `defaults`, with `overrides` (`--set a.b=v`) on top. */
+export const decodeLayered = <S extends Schema.Top>(
+  schema: S,
+  defaults: unknown,
+  text: string,
+  source: string,
+  overrides: ReadonlyArray<string>,
+  o: LayeredOptions,
+): Effect.Effect<S["Type"], ConfigError, S["DecodingServices"]> =>
+  Effect.gen(function* () {
+    let user: unknown
+    try {
+      user = JSON.parse(text)
+    } catch (e) {
+      return yield* new ConfigError({
+        message: `${source} is not valid JSON: ${(e as Error).message}. Fix the syntax (a trailing comma or a missing quote is the usual cause) and run again.`,
+      })
+    }
+    if (!isObject(user))
+      return yield* new ConfigError({
+        message: `${source} must hold a JSON object of ${o.what}, e.g. ${o.example}.`,
+      })
+    const rebased = o.rebase ? o.rebase(defaults, user) : { base: defaults, user }
+    let merged = layer(rebased.base, rebased.user)
+    for (const assignment of overrides) {
+      try {
+        const { path, value } = parseOverride(assignment)
+        merged = layer(merged, nest(path, value))
+      } catch (e) {
+        return yield* new ConfigError({ message: `${(e as Error).message}.` })
+      }
+    }
+    return yield* Schema.decodeUnknownEffect(schema, { errors: "all", onExcessProperty: "error" })(
+      merged,
+    ).pipe(
+      Effect.mapError((error) => {
+        const issues = standardFormatter(error.issue).issues
+        const lines = issues.map((i) => {
+          const path = i.path ?? []
+          if (i.message === "Expected no excess property") {
+            const known = valueAt(rebased.base, path.slice(0, -1))
+            const near = closest(String(keyOf(path.at(-1))), isObject(known) ? Object.keys(known) : [])
+            const parent = path.length > 1 ? `${formatPath(path.slice(0, -1))}.` : ""
+            return `  - ${formatPath(path)}: unknown field${near === undefined ? "" : `; did you mean ${parent}${near}?`}`
+          }
+          const got = valueAt(merged, path)
+          return `  - ${formatPath(path)}: ${i.message}${got === undefined ? "" : `, got ${JSON.stringify(got)}`}`
+        })
+        const origin = overrides.length > 0 ? `${source} (with --set ${overrides.join(", ")})` : source
+        return new ConfigError({
+          message: `${origin}: ${issues.length} problem${issues.length === 1 ? "" : "s"}\n${lines.join("\n")}\nFix ${issues.length === 1 ? "this field" : "these fields"} and run again; \`node dist/run.js --help\` lists every field and its default.`,
+        })
+      }),
+    )
+  })

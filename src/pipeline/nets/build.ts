@@ -1,0 +1,44 @@
+/** Builds the nets and optimisers a spec names, as a scoped service that disposes them on release. */
+import * as tf from "@tensorflow/tfjs-core"
+import { Effect, Layer } from "effect"
+import { initParams } from "../../models/layers.js"
+import { foldIn, rootKey } from "../../models/random.js"
+import { Models, type ModelsShape } from "../../stages/models.js"
+import { netSpecsOf } from "../config/shapes.js"
+import type { PipelineSpec } from "../config/spec.js"
+
+const adam = (o: PipelineSpec["optimizer"]["descriptor"]): tf.Optimizer =>
+  tf.train.adam(o.learningRate, o.beta1, o.beta2, o.epsilon)
+
+export const buildModels = (spec: PipelineSpec): ModelsShape => {
+  const key = foldIn(rootKey(spec.seed), "init")
+  const { descriptor: descriptorSpec, generator: generatorSpec } = netSpecsOf(spec)
+  return {
+    descriptor: {
+      spec: descriptorSpec,
+      params: initParams(descriptorSpec, foldIn(key, "descriptor"), "descriptor"),
+    },
+    generator: {
+      spec: generatorSpec,
+      params: initParams(generatorSpec, foldIn(key, "generator"), "generator"),
+    },
+    descriptorOptimizer: adam(spec.optimizer.descriptor),
+    generatorOptimizer: adam(spec.optimizer.generator),
+    state: new Map(),
+  }
+}
+
+export const disposeModels = (m: ModelsShape): void => {
+  tf.dispose([...m.descriptor.params.values(), ...m.generator.params.values(), ...m.state.values()])
+  m.descriptorOptimizer.dispose()
+  m.generatorOptimizer.dispose()
+}
+
+export const layer = (spec: PipelineSpec): Layer.Layer<Models> =>
+  Layer.effect(
+    Models,
+    Effect.acquireRelease(
+      Effect.sync(() => buildModels(spec)),
+      (m) => Effect.sync(() => disposeModels(m)),
+    ),
+  )

@@ -1,0 +1,65 @@
+/**
+ * What the commands that use a trained run (`sample`, `interpolate`) share:
+ * open its checkpoint and spec, claim an output directory, and run a
+ * computation on the restored models (disposed afterwards).
+ */
+import { Effect, FileSystem, Path, Schema } from "effect"
+import type { ModelsShape } from "../../stages/models.js"
+import { useBackend } from "../backend/service.js"
+import { type BackendChoice, PipelineSpec } from "../config/spec.js"
+import { CheckpointError, OutputError } from "../errors.js"
+import { type LoadedCheckpoint, readCheckpoint, restoreModels } from "../run-dir/checkpoint.js"
+import { buildModels, disposeModels } from "./build.js"
+
+export interface TrainedRun {
+  readonly checkpoint: LoadedCheckpoint
+  readonly spec: PipelineSpec
+  /** the output directory: `outDir`, else `<run>/<name>` (or `<checkpoint>-<name>`) */
+  readonly outDir: string
+}
+
+/** Reads the checkpoint at `location` (a run or checkpoint directory) and claims the output directory. */
+export const openTrainedRun = (location: string, outDir: string | undefined, force: boolean, name: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const checkpoint = yield* readCheckpoint(location)
+    const spec = yield* Schema.decodeUnknownEffect(PipelineSpec)(checkpoint.manifest.spec).pipe(
+      Effect.mapError(
+        (e) =>
+          new CheckpointError({
+            message: `${checkpoint.dir}/checkpoint.json holds a pipeline spec this version cannot read (${e.message}).`,
+          }),
+      ),
+    )
+    const out =
+      outDir ??
+      (checkpoint.dir.endsWith(path.join("checkpoints", "final"))
+        ? path.join(checkpoint.dir, "..", "..", name)
+        : `${checkpoint.dir}-${name}`)
+    const existing = yield* fs.readDirectory(out).pipe(Effect.orElseSucceed(() => [] as Array<string>))
+    if (existing.length > 0 && !force)
+      return yield* new OutputError({
+        message: `${out} already exists and is not empty. Pass --out DIR to write elsewhere, or --force to replace its files.`,
+      })
+    const run: TrainedRun = { checkpoint, spec, outDir: out }
+    return run
+  })
+
+/** Selects the backend, builds the run's nets with the checkpoint's weights, runs `use`, disposes the nets. */
+export const withTrainedModels = <A>(
+  run: TrainedRun,
+  backend: typeof BackendChoice.Type | undefined,
+  quiet: boolean | undefined,
+  use: (models: ModelsShape) => A,
+) =>
+  useBackend(backend ?? run.spec.backend, quiet ? () => {} : undefined).pipe(
+    Effect.andThen(
+      Effect.acquireUseRelease(
+        Effect.sync(() => buildModels(run.spec)),
+        (models) =>
+          restoreModels(run.checkpoint, models, false).pipe(Effect.andThen(Effect.sync(() => use(models)))),
+        (models) => Effect.sync(() => disposeModels(models)),
+      ),
+    ),
+  )
