@@ -17,12 +17,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { cpus, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { Effect, Option } from "effect"
+import { Command, Flag } from "effect/cli"
 import { iterationMacs } from "./models/flops.js"
 import { mnist } from "./models/nets.js"
 import type { BackendName } from "./pipeline/backend/select.js"
-import { defaults, type PipelineSpec } from "./pipeline/config/spec.js"
+import { intFlag } from "./pipeline/commands/flags.js"
+import { specDefaults as defaults, type PipelineSpec } from "./pipeline/config/spec.js"
+import { type IterationLine, parseMetrics } from "./pipeline/run-dir/metrics.js"
 import { train } from "./pipeline/training/train.js"
 
 const STAGES = ["draft", "revise", "updateDescriptor", "teach"] as const
@@ -30,28 +33,16 @@ const ALL_BACKENDS: ReadonlyArray<BackendName> = ["tensorflow-gpu", "tensorflow"
 const NATIVE = new Set<BackendName>(["tensorflow-gpu", "tensorflow"])
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 
-const flag = (name: string): string | undefined => {
-  const i = process.argv.indexOf(name)
-  return i >= 0 ? process.argv[i + 1] : undefined
-}
-const intFlag = (name: string, fallback: number): number => Number(flag(name) ?? fallback)
-
 const median = (xs: ReadonlyArray<number>): number => {
   const s = [...xs].sort((a, b) => a - b)
   const m = Math.floor(s.length / 2)
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
 }
 
-interface MetricsLine {
-  readonly ms: Readonly<Record<string, number>>
-  readonly memory: { readonly tensors: number; readonly rssMb: number }
-}
+type MetricsLine = IterationLine
 
 const readMetrics = (dir: string): ReadonlyArray<MetricsLine> =>
-  readFileSync(join(dir, "metrics.jsonl"), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as MetricsLine)
+  parseMetrics(readFileSync(join(dir, "metrics.jsonl"), "utf8")).filter((l): l is IterationLine => "ms" in l)
 
 type StageName = (typeof STAGES)[number]
 /** One timed iteration: ms per stage and in all. */
@@ -80,7 +71,7 @@ const worker = async (backend: BackendName, iterations: number, soak: number): P
     name: "bench",
     backend,
     training: { ...defaults.training, iterations },
-    output: { sampleEvery: iterations + 1, checkpointEvery: 0, logEvery: iterations + 1 },
+    output: { ...defaults.output, sampleEvery: iterations + 1, checkpointEvery: 0, logEvery: iterations + 1 },
   }
   const timed = async (spec: PipelineSpec) => {
     const outDir = mkdtempSync(join(tmpdir(), "coopnets-bench-"))
@@ -234,16 +225,21 @@ const summarise = (
   peakRssMb: rss,
 })
 
-const main = async (): Promise<void> => {
-  const workerBackend = flag("--worker") as BackendName | undefined
-  const iterations = intFlag("--iterations", 5)
-  const soak = intFlag("--soak", 1000)
-  if (workerBackend) return worker(workerBackend, iterations, soak)
-  const jsIterations = intFlag("--js-iterations", 1)
-  const rounds = intFlag("--rounds", 3)
-  const threads = intFlag("--threads", cpus().length)
-  const wanted = (flag("--backends")?.split(",") as Array<BackendName> | undefined) ?? ALL_BACKENDS
-  const usePytorch = !process.argv.includes("--no-pytorch")
+interface BenchOptions {
+  readonly worker: BackendName | undefined
+  readonly iterations: number
+  readonly soak: number
+  readonly jsIterations: number
+  readonly rounds: number
+  readonly threads: number
+  readonly backends: ReadonlyArray<BackendName>
+  readonly pytorch: boolean
+}
+
+const main = async (o: BenchOptions): Promise<void> => {
+  const { iterations, soak, jsIterations, rounds, threads, pytorch: usePytorch } = o
+  if (o.worker) return worker(o.worker, iterations, soak)
+  const wanted = o.backends
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`)
   const summaries: Array<Summary> = []
   const soaks: Array<{ backend: string; soak: NonNullable<WorkerResult["soak"]> }> = []
@@ -371,7 +367,51 @@ const main = async (): Promise<void> => {
   process.stdout.write(`${JSON.stringify(summary)}\n`)
 }
 
-main().catch((e) => {
-  process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`)
-  process.exitCode = 1
-})
+const bench = Command.make(
+  "node dist/bench.js",
+  {
+    iterations: intFlag("iterations", 1, "timed iterations per round on the native backends").pipe(
+      Flag.withDefault(5),
+    ),
+    rounds: intFlag("rounds", 1, "rounds, alternating with the PyTorch reference").pipe(Flag.withDefault(3)),
+    jsIterations: intFlag("js-iterations", 1, "timed iterations on the pure-JS backends").pipe(
+      Flag.withDefault(1),
+    ),
+    soak: intFlag("soak", 0, "iterations of the memory soak on a narrow net (0: none)").pipe(
+      Flag.withDefault(1000),
+    ),
+    threads: intFlag("threads", 1, "threads of the PyTorch reference").pipe(Flag.withDefault(cpus().length)),
+    backends: Flag.String("backends").pipe(
+      Flag.withDescription(`comma-separated, of ${ALL_BACKENDS.join(", ")}`),
+      Flag.withDefault(ALL_BACKENDS.join(",")),
+    ),
+    pytorch: Flag.Boolean("pytorch").pipe(
+      Flag.withDescription("run the PyTorch reference (--no-pytorch: skip it)"),
+      Flag.withDefault(true),
+    ),
+    worker: Flag.String("worker").pipe(Flag.withHidden, Flag.optional),
+  },
+  (a) =>
+    Effect.promise(() =>
+      main({
+        ...a,
+        worker: Option.getOrUndefined(a.worker) as BackendName | undefined,
+        backends: a.backends.split(",") as Array<BackendName>,
+      }),
+    ),
+).pipe(
+  Command.withDescription(
+    "Speed and memory of the official MNIST iteration on every backend, beside PyTorch.",
+  ),
+)
+
+Command.run(bench, { version: "0.1.0" }).pipe(
+  Effect.catch((e) =>
+    Effect.sync(() => {
+      process.stderr.write(`error: ${e.message}\n`)
+      process.exitCode = 2
+    }),
+  ),
+  Effect.provide(NodeServices.layer),
+  NodeRuntime.runMain,
+)

@@ -3,9 +3,10 @@
  * (default "auto": native TensorFlow when built, else wasm/cpu); the pure-JS
  * path is exercised separately by tests that ask for "cpu" explicitly.
  */
+import { spawnSync } from "node:child_process"
 import * as tf from "@tensorflow/tfjs-core"
 import { type BackendChoice, selectBackend } from "../src/pipeline/backend/select.js"
-import { defaults, type PipelineSpec } from "../src/pipeline/config/spec.js"
+import { specDefaults as defaults, type PipelineSpec } from "../src/pipeline/config/spec.js"
 import { batchAt, type Dataset } from "../src/stages/load.js"
 import type { Observed } from "../src/stages/records.js"
 
@@ -29,7 +30,7 @@ export const tinySpec = (over: Partial<PipelineSpec> = {}): PipelineSpec => ({
   },
   training: { iterations: 3, batchSize: 8, chains: 6 },
   langevin: { ...defaults.langevin, steps: 2 },
-  output: { sampleEvery: 2, checkpointEvery: 0, logEvery: 1 },
+  output: { ...defaults.output, sampleEvery: 2, checkpointEvery: 0, logEvery: 1 },
   ...over,
 })
 
@@ -54,4 +55,10 @@ export const observedAt = (spec: PipelineSpec, iteration: number): Observed => {
     labels: b.labels,
     timings: {},
   }
+}
+
+/** The real command line, `node dist/run.js …` (built by the e2e project's global setup). */
+export const cli = (...args: ReadonlyArray<string>) => {
+  const r = spawnSync(process.execPath, ["dist/run.js", ...args], { encoding: "utf8" })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }

@@ -40,7 +40,7 @@ export interface ConvTransposeLayer {
 
 /**
  * Conditional nets: appends the one-hot class labels, tiled over every
- * position, to the channels (FACTS.md §7). No parameters.
+ * position, to the channels (jianwen-xie/Conditional-CoopNets, modules.py). No parameters.
  */
 export interface ConcatLabelsLayer {
   readonly kind: "concatLabels"

@@ -1,5 +1,6 @@
 /**
- * Architectures of the official code (see FACTS.md, section 2 for MNIST).
+ * Architectures of the official code (jianwen-xie/CoopNets model/model.py for MNIST and scenes,
+ * zilongzheng/CoopNets for objects, FANG-Xiaolin/pytorch-CoopNets for CIFAR-10).
  * Widths are options so tests can run the same topology at a tiny size.
  */
 import type {
@@ -118,7 +119,7 @@ const upsamplingGenerator = (o: ModelOptions, side: number, channels: number): N
 })
 
 /**
- * The scene/object descriptor of FACTS.md sections 3-4 at side S: 5x5 s2 → S/2,
+ * The scene/object descriptor (jianwen-xie/CoopNets `scene`, zilongzheng/CoopNets `object`) at side S: 5x5 s2 → S/2,
  * 3x3 s2 → S/4, 3x3 s1 → S/4 (leaky ReLU), then an (S/4)x(S/4) VALID conv to 1x1xunits.
  */
 const sceneDescriptor = (o: ModelOptions, side: number, channels: number): NetSpec => ({
@@ -132,7 +133,7 @@ const sceneDescriptor = (o: ModelOptions, side: number, channels: number): NetSp
 })
 
 /**
- * Objects and scenes, 64x64 (FACTS.md section 3, JX `scene` / ZZ `object`).
+ * Objects and scenes, 64x64 (jianwen-xie/CoopNets `scene` / zilongzheng/CoopNets `object`).
  * Descriptor: 5x5 s2 → 32, 3x3 s2 → 16, 3x3 s1 → 16 (leaky ReLU), then a 16x16
  * VALID conv to 1x1xunits. Generator: 1 → 4 → 8 → 16 → 32 → 64 (official
  * widths 512, 256, 128, 64). Colour or grey: the output has the data's channels.
@@ -145,7 +146,7 @@ export const object64: Architecture = {
 }
 
 /**
- * CIFAR-10, 32x32x3 (FACTS.md section 4, the FX port with TF-SAME padding).
+ * CIFAR-10, 32x32x3 (the FANG-Xiaolin/pytorch-CoopNets port, with TF-SAME padding).
  * Descriptor: 5x5 s2 → 16, 3x3 s2 → 8, 3x3 s1 → 8 (leaky ReLU), an 8x8 VALID
  * conv to 1x1xunits. Generator: 1 → 4 → 8 → 16 → 32 (official widths 256, 128, 64).
  */
@@ -160,7 +161,8 @@ export const cifar32: Architecture = {
 export const textureUpsampling = (o: ModelOptions): number => 2 ** (o.generatorChannels.length + 1)
 
 /**
- * Texture synthesis from one image (FACTS.md section 5, the 2016 texture net).
+ * Texture synthesis from one image (the 3-layer net of Xie et al., "A Theory of Generative ConvNet",
+ * ICML 2016, as drafted in zilongzheng/CoopNets' early history).
  * Fully convolutional, so one set of weights serves every image size.
  * Descriptor: 15x15 s3, 9x9 s1, 7x7 s1 convs with ReLU (official widths 100,
  * 70, 30); no fc layer: f(X) sums the last map over positions and channels.
@@ -217,7 +219,7 @@ const concatLabels = (name: string, channels: number): ConcatLabelsLayer => ({
 })
 
 /**
- * Class-conditional MNIST 28x28x1 (FACTS.md §7), one-hot labels in both nets.
+ * Class-conditional MNIST 28x28x1 (jianwen-xie/Conditional-CoopNets, model_mnist.py), one-hot labels in both nets.
  * Descriptor: 5x5 s2 conv → 14, 3x3 s2 → 7 (leaky ReLU), the labels tiled to
  * 7x7x10 appended to the channels, 3x3 s1 → 7, then a 7x7 VALID conv to
  * 1x1xunits. Generator: concat(z, one-hot) as 1x1, 4x4 transposed convs 1→4

@@ -4,6 +4,7 @@
  * prints that message alone (no stack trace) and exits non-zero.
  */
 import { Data } from "effect"
+import type { DivergenceError } from "../stages/divergence.js"
 
 /** pipeline.json (or a `--set` override) is malformed or holds an impossible value. */
 export class ConfigError extends Data.TaggedError("ConfigError")<{ readonly message: string }> {}
@@ -22,15 +23,6 @@ export class CheckpointError extends Data.TaggedError("CheckpointError")<{ reado
 
 /** The requested tensor backend cannot be loaded. */
 export class BackendError extends Data.TaggedError("BackendError")<{ readonly message: string }> {}
-
-/** A stage produced a non-finite or exploding quantity. */
-export class DivergenceError extends Data.TaggedError("DivergenceError")<{
-  readonly message: string
-  readonly stage: string
-  readonly iteration: number
-  readonly quantity: string
-  readonly value: number
-}> {}
 
 export type CoopnetsError =
   | ConfigError

@@ -1,41 +1,48 @@
 /**
- * chains "conditional" (class-conditional CoopNets, FACTS.md §7): chain j is
- * drafted for the class of observed image j, X̃ = g(z, y) with z ~ N(0, I) and
- * y one-hot; the record carries the one-hot labels so that revision, the
- * descriptor's update and teaching condition both nets on them. Needs as many
- * chains as observed images (checked with the spec).
+ * chains "conditional" (class-conditional CoopNets; jianwen-xie/Conditional-CoopNets,
+ * model_mnist.py): chain j is drafted for the class of observed image j,
+ * X̃ = g(z, y) with z ~ N(0, I) and y one-hot; the record carries the one-hot
+ * labels so that revision, the descriptor's update and teaching condition both
+ * nets on them.
  */
-import * as tf from "@tensorflow/tfjs-core"
+import type * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
-import { generate, withLabels } from "../models/coopnets.js"
-import { CLASSES } from "../models/nets.js"
-import { foldIn, normalTensor, rootKey } from "../models/random.js"
-import { guardFinite } from "./divergence.js"
-import { Models } from "./models.js"
-import { type Drafted, type Observed, timed } from "./records.js"
-import type { Stage, StageOptions } from "./stage.js"
+import { oneHot } from "../models/labels.js"
+import { draftFromGenerator } from "./draft.js"
+import type { Drafted, Observed } from "./records.js"
+import { type CoreOptions, defineStage, type Stage } from "./stage.js"
 
-/** [n, CLASSES] one-hot rows of `labels`. */
-export const oneHot = (labels: Int32Array): tf.Tensor2D =>
-  tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), CLASSES).toFloat() as tf.Tensor2D)
+const draftForLabels = (o: CoreOptions): Stage<Observed, Drafted> => {
+  const draft = draftFromGenerator(o)
+  return (input) => {
+    const oneHotLabels: tf.Tensor2D = oneHot(input.labels)
+    // the generator reads the labels the record carries
+    const labelled = { ...input, oneHotLabels }
+    return draft(labelled).pipe(
+      Effect.map((drafted) => ({ ...drafted, oneHotLabels })),
+      Effect.tapError(() => Effect.sync(() => oneHotLabels.dispose())),
+    )
+  }
+}
 
-export const conditionalChains =
-  (o: StageOptions): Stage<Observed, Drafted> =>
-  (input) =>
-    Effect.gen(function* () {
-      const { generator } = yield* Models
-      const [{ z, drafts, oneHotLabels, mean }, timings] = timed(input.timings, "draft", () => {
-        const oneHotLabels = oneHot(input.labels)
-        const z = normalTensor(foldIn(rootKey(o.seed), "draft", input.iteration), [
-          o.chains,
-          o.zDim,
-        ]) as tf.Tensor2D
-        const drafts = tf.tidy(() => generate(withLabels(generator, oneHotLabels), z))
-        const mean = tf.tidy(() => tf.mean(drafts).dataSync()[0] as number)
-        return { z, drafts, oneHotLabels, mean }
-      })
-      yield* guardFinite("draft", input.iteration, { "mean drafted pixel": mean }).pipe(
-        Effect.tapError(() => Effect.sync(() => tf.dispose([z, drafts, oneHotLabels]))),
-      )
-      return { ...input, z, drafts, oneHotLabels, timings }
-    })
+export const conditionalChains = defineStage({
+  slot: "chains",
+  name: "conditional",
+  summary:
+    'chain j is drafted as g(z, y_j) for the label y_j of observed image j (one-hot); both nets read the labels (model.arch "mnistConditional")',
+  options: {},
+  provides: ["z", "labels"],
+  check: ({ options, dataSource }) => [
+    ...(options.chains !== options.batchSize
+      ? [
+          `stages.chains "conditional" pairs chain j with the label of observed image j, so training.chains (${options.chains}) must equal training.batchSize (${options.batchSize})`,
+        ]
+      : []),
+    ...(dataSource !== "mnist"
+      ? [
+          `stages.chains "conditional" needs class labels, which data.source "mnist" provides and data.source "${dataSource}" does not`,
+        ]
+      : []),
+  ],
+  make: draftForLabels,
+})

@@ -6,14 +6,16 @@
 import type * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { foldIn, normalTensor, rootKey } from "../models/random.js"
-import { type Drafted, type Observed, timed } from "./records.js"
-import type { Stage, StageOptions } from "./stage.js"
+import { type LangevinSection as Langevin, LangevinSection } from "./options.js"
+import type { Drafted, Observed } from "./records.js"
+import { type CoreOptions, compute, defineStage, type Stage } from "./stage.js"
 
-export const noiseChains =
-  (o: StageOptions): Stage<Observed, Drafted> =>
-  (input) => {
-    const [drafts, timings] = timed(
-      input.timings,
+/** N(0, s²I) starting points keyed by (seed, "draft", iteration). */
+export const draftFromNoise =
+  (o: CoreOptions & { readonly langevin: Langevin }): Stage<Observed, Drafted> =>
+  (input) =>
+    compute(
+      input,
       "draft",
       () =>
         normalTensor(
@@ -21,6 +23,13 @@ export const noiseChains =
           [o.chains, ...input.images.shape.slice(1)],
           o.langevin.refSigma,
         ) as tf.Tensor4D,
-    )
-    return Effect.succeed({ ...input, z: null, drafts, timings })
-  }
+    ).pipe(Effect.map(([drafts, timings]) => ({ ...input, z: null, drafts, timings })))
+
+export const noiseChains = defineStage({
+  slot: "chains",
+  name: "noise",
+  summary:
+    "chains start from the reference distribution N(0, s²I), s = langevin.refSigma; no generator, no z",
+  options: { langevin: LangevinSection },
+  make: draftFromNoise,
+})

@@ -5,23 +5,44 @@
  * fresh generator drafts g(z) (`persistent.reinitFrom`); the first iteration
  * (an empty buffer) restarts them all.
  *
- * The buffer lives in `Models.state` (so checkpoints carry it): `startPersistentChains`
- * reads it, `keepPersistentChains` (run by the scheduler right after revision)
- * writes the revised samples back. With reinitFrom "generator" each chain also
- * keeps the z that first drafted it, so teaching can regress g(z) onto it.
+ * The buffer lives in `Models.state` (so checkpoints carry it): the stage reads
+ * it, and its write-back (run right after revision) stores the revised samples.
+ * With reinitFrom "generator" each chain also keeps the z that first drafted it,
+ * so teaching can regress g(z) onto it.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { foldIn, rootKey, uniforms } from "../models/random.js"
-import { noiseChains } from "./chains-noise.js"
+import { draftFromNoise } from "./chains-noise.js"
 import { draftFromGenerator } from "./draft.js"
 import { Models, type ModelsShape } from "./models.js"
-import { type Drafted, type Observed, type Revised, type Timings, timed } from "./records.js"
-import type { Stage, StageOptions } from "./stage.js"
+import { field, LangevinSection, section } from "./options.js"
+import type { Drafted, Observed, Revised } from "./records.js"
+import { type CoreOptions, compute, defineStage, type SectionValues, type Stage } from "./stage.js"
 
 /** `Models.state` names of the buffer of chains and of their latent vectors. */
 export const PERSISTENT_CHAINS = "chains/persistent"
 export const PERSISTENT_LATENTS = "chains/persistent-z"
+
+const options = {
+  persistent: section(
+    {
+      reinitFraction: field(
+        Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 })),
+        0.05,
+        'chains "persistent": fraction of the chains restarted each iteration',
+      ),
+      reinitFrom: field(
+        Schema.Literals(["noise", "generator"]),
+        "noise",
+        '"noise" (N(0, s²I)) | "generator" (g(z); keeps z, so teach "mcmc" works)',
+      ),
+    },
+    'persistent chains (stages.chains "persistent")',
+  ),
+  langevin: LangevinSection,
+}
+type Options = CoreOptions & SectionValues<typeof options>
 
 /** Which chains restart at this iteration: a keyed Bernoulli(fraction) draw per chain. */
 export const restartMask = (
@@ -41,9 +62,9 @@ const pick = <T extends tf.Tensor>(mask: tf.Tensor1D, fresh: T, kept: tf.Variabl
     return tf.where(perChain, fresh, kept as tf.Tensor as T) as T
   })
 
-export const startPersistentChains = (o: StageOptions): Stage<Observed, Drafted> => {
+const startChains = (o: Options): Stage<Observed, Drafted> => {
   // fresh starting points for every chain, drawn as the chains "noise" / "generator" stages draw them
-  const restart = o.persistent.reinitFrom === "generator" ? draftFromGenerator(o) : noiseChains(o)
+  const restart = o.persistent.reinitFrom === "generator" ? draftFromGenerator(o) : draftFromNoise(o)
   return (input) =>
     Effect.gen(function* () {
       const t0 = performance.now()
@@ -51,7 +72,7 @@ export const startPersistentChains = (o: StageOptions): Stage<Observed, Drafted>
       const { state } = yield* Models
       const kept = state.get(PERSISTENT_CHAINS)
       const keptZ = state.get(PERSISTENT_LATENTS)
-      const timings = (): Timings => ({ ...input.timings, draft: performance.now() - t0 })
+      const timings = () => ({ ...input.timings, draft: performance.now() - t0 })
       if (kept === undefined) return { ...fresh, timings: timings() }
       const mask = tf.tensor1d(
         restartMask(o.seed, input.iteration, o.chains, o.persistent.reinitFraction),
@@ -71,14 +92,28 @@ const store = (state: ModelsShape["state"], name: string, value: tf.Tensor): voi
   else variable.assign(value)
 }
 
-export const keepPersistentChains =
-  (_: StageOptions): Stage<Revised, Revised> =>
+const keepChains =
+  (_: Options): Stage<Revised, Revised> =>
   (input) =>
-    Effect.gen(function* () {
-      const { state } = yield* Models
-      const [, timings] = timed(input.timings, "keepChains", () => {
-        store(state, PERSISTENT_CHAINS, input.revised)
-        if (input.z !== null) store(state, PERSISTENT_LATENTS, input.z)
-      })
-      return { ...input, timings }
-    })
+    compute(input, "keepChains", ({ state }) => {
+      store(state, PERSISTENT_CHAINS, input.revised)
+      if (input.z !== null) store(state, PERSISTENT_LATENTS, input.z)
+    }).pipe(Effect.map(([, timings]) => ({ ...input, timings })))
+
+export const persistentChains = defineStage({
+  slot: "chains",
+  name: "persistent",
+  summary:
+    "chains continue from the last iteration's revised samples; a keyed persistent.reinitFraction restarts from noise or g(z) each time",
+  options,
+  provides: [
+    {
+      capability: "z",
+      when: (o) => o.persistent.reinitFrom === "generator",
+      hint: 'with persistent.reinitFrom "generator"',
+    },
+  ],
+  state: [PERSISTENT_CHAINS, PERSISTENT_LATENTS],
+  make: startChains,
+  writeBack: keepChains,
+})

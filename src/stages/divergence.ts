@@ -1,6 +1,14 @@
 /** Detects non-finite or exploding quantities in the iteration they appear. */
-import { Effect } from "effect"
-import { DivergenceError } from "../pipeline/errors.js"
+import { Data, Effect } from "effect"
+
+/** A stage produced a non-finite or exploding quantity. */
+export class DivergenceError extends Data.TaggedError("DivergenceError")<{
+  readonly message: string
+  readonly stage: string
+  readonly iteration: number
+  readonly quantity: string
+  readonly value: number
+}> {}
 
 /** Above this magnitude an energy or loss is treated as exploded. */
 export const EXPLOSION_LIMIT = 1e12

@@ -1,19 +1,19 @@
-/** draft (chains: "generator"): z ~ N(0, I), X̃ = g(z). */
+/** chains "generator" (the default): z ~ N(0, I), X̃ = g(z), fresh every iteration. */
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { generate } from "../models/coopnets.js"
 import { foldIn, normalTensor, rootKey } from "../models/random.js"
-import { guardFinite } from "./divergence.js"
-import { Models } from "./models.js"
-import { type Drafted, type Observed, timed } from "./records.js"
-import type { Stage, StageOptions } from "./stage.js"
+import type { Drafted, Observed } from "./records.js"
+import { type CoreOptions, compute, defineStage, type Stage } from "./stage.js"
 
+/** z ~ N(0, I) keyed by (seed, "draft", iteration), then g(z); `labels` condition the generator. */
 export const draftFromGenerator =
-  (o: StageOptions): Stage<Observed, Drafted> =>
+  (o: CoreOptions): Stage<Observed, Drafted> =>
   (input) =>
-    Effect.gen(function* () {
-      const { generator } = yield* Models
-      const [{ z, drafts, mean }, timings] = timed(input.timings, "draft", () => {
+    compute(
+      input,
+      "draft",
+      ({ generator }) => {
         const z = normalTensor(foldIn(rootKey(o.seed), "draft", input.iteration), [
           o.chains,
           o.zDim,
@@ -21,9 +21,16 @@ export const draftFromGenerator =
         const drafts = tf.tidy(() => generate(generator, z))
         const mean = tf.tidy(() => tf.mean(drafts).dataSync()[0] as number)
         return { z, drafts, mean }
-      })
-      yield* guardFinite("draft", input.iteration, { "mean drafted pixel": mean }).pipe(
-        Effect.tapError(() => Effect.sync(() => tf.dispose([z, drafts]))),
-      )
-      return { ...input, z, drafts, timings }
-    })
+      },
+      (r) => ({ "mean drafted pixel": r.mean }),
+      (r) => [r.z, r.drafts],
+    ).pipe(Effect.map(([{ z, drafts }, timings]) => ({ ...input, z, drafts, timings })))
+
+export const generatorChains = defineStage({
+  slot: "chains",
+  name: "generator",
+  summary: "chains start from fresh drafts g(z) (the default)",
+  options: {},
+  provides: ["z", "freshDrafts"],
+  make: draftFromGenerator,
+})

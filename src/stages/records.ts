@@ -52,9 +52,3 @@ export interface Taught extends Updated {
 export const release = (record: Partial<Taught>): void => {
   for (const t of [record.images, record.z, record.drafts, record.revised, record.oneHotLabels]) t?.dispose()
 }
-
-export const timed = <A>(timings: Timings, stage: string, run: () => A): readonly [A, Timings] => {
-  const start = performance.now()
-  const out = run()
-  return [out, { ...timings, [stage]: performance.now() - start }]
-}

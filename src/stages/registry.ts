@@ -1,53 +1,68 @@
 /**
- * Stage implementations by the name a pipeline.json gives them. An ablation
- * is a new file and a line here, never a branch inside another stage.
+ * Every stage variant, by slot. A new ablation is a new file and one line here:
+ * pipeline.json's stage names and option sections, `--help` and the checks of
+ * which variants fit together are all derived from this list.
  */
-
 import { conditionalChains } from "./chains-conditional.js"
 import { noiseChains } from "./chains-noise.js"
-import { keepPersistentChains, startPersistentChains } from "./chains-persistent.js"
-import { draftFromGenerator } from "./draft.js"
-import type { Revised } from "./records.js"
+import { persistentChains } from "./chains-persistent.js"
+import { generatorChains } from "./draft.js"
 import { langevinRevision } from "./revise.js"
 import { noRevision } from "./revise-none.js"
-import type { Stage, StageOptions } from "./stage.js"
-import { mcmcTeach, noTeach } from "./teach.js"
-import { abpTeach } from "./teach-abp.js"
+import type { AnyVariant, Slot } from "./stage.js"
+import { mcmcTeaching } from "./teach.js"
+import { abpTeaching } from "./teach-abp.js"
+import { noTeaching } from "./teach-none.js"
+import { zRevisionTeaching } from "./teach-zrevision.js"
 import { adamDescriptorUpdate } from "./update-descriptor.js"
 import { noDescriptorUpdate } from "./update-descriptor-none.js"
-import { keepNothing } from "./write-back.js"
 
-export const registry = {
-  chains: {
-    generator: draftFromGenerator,
-    persistent: startPersistentChains,
-    noise: noiseChains,
-    conditional: conditionalChains,
-  },
-  revise: { langevin: langevinRevision, none: noRevision },
-  updateDescriptor: { adam: adamDescriptorUpdate, none: noDescriptorUpdate },
-  teach: { mcmc: mcmcTeach, none: noTeach, abp: abpTeach },
-} as const
+export const variants = [
+  generatorChains,
+  persistentChains,
+  noiseChains,
+  conditionalChains,
+  langevinRevision,
+  noRevision,
+  adamDescriptorUpdate,
+  noDescriptorUpdate,
+  mcmcTeaching,
+  zRevisionTeaching,
+  noTeaching,
+  abpTeaching,
+] as const
 
-/**
- * The chains slot's write-back, run by the scheduler right after revision:
- * persistent chains store the revised samples, the others keep nothing.
- */
-export const chainsWriteBack = {
-  generator: keepNothing,
-  persistent: keepPersistentChains,
-  noise: keepNothing,
-  conditional: keepNothing,
-} as const satisfies Record<keyof typeof registry.chains, (o: StageOptions) => Stage<Revised, Revised>>
+type Variant = (typeof variants)[number]
+type NamesOf<S extends Slot> = Extract<Variant, { readonly slot: S }>["name"]
 
-type Names<K extends keyof typeof registry> = Array<keyof (typeof registry)[K] & string>
+/** The variants of one slot, in registry order (the first is the default). */
+const all: ReadonlyArray<AnyVariant> = variants
 
-const namesOf = <K extends keyof typeof registry>(slot: K): Names<K> =>
-  Object.keys(registry[slot]) as Names<K>
+export const variantsOf = <S extends Slot>(slot: S): ReadonlyArray<AnyVariant<S>> =>
+  all.filter((v): v is AnyVariant<S> => v.slot === slot)
 
-export const stageNames = {
-  chains: namesOf("chains"),
-  revise: namesOf("revise"),
-  updateDescriptor: namesOf("updateDescriptor"),
-  teach: namesOf("teach"),
+/** The variant a spec names for `slot`. */
+export const variantNamed = <S extends Slot>(slot: S, name: string): AnyVariant<S> => {
+  const found = variantsOf(slot).find((v) => v.name === name)
+  if (found === undefined) throw new Error(`no stage variant ${slot} "${name}"`)
+  return found
 }
+
+/** Names per slot, in registry order. */
+export const stageNames = {
+  chains: variantsOf("chains").map((v) => v.name) as ReadonlyArray<NamesOf<"chains">>,
+  revise: variantsOf("revise").map((v) => v.name) as ReadonlyArray<NamesOf<"revise">>,
+  updateDescriptor: variantsOf("updateDescriptor").map((v) => v.name) as ReadonlyArray<
+    NamesOf<"updateDescriptor">
+  >,
+  teach: variantsOf("teach").map((v) => v.name) as ReadonlyArray<NamesOf<"teach">>,
+}
+
+type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void
+  ? I
+  : never
+
+/** Every option section any variant reads, by its key in pipeline.json, in the order they are first declared. */
+export const stageSections = Object.assign({}, ...variants.map((v) => v.options)) as UnionToIntersection<
+  Variant["options"]
+>

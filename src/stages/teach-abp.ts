@@ -12,24 +12,44 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { generatorStep, latentRevise } from "../models/coopnets.js"
 import { foldIn, normalTensor, rootKey } from "../models/random.js"
-import { guardFinite } from "./divergence.js"
-import { Models } from "./models.js"
-import { type Taught, timed, type Updated } from "./records.js"
-import type { Stage, StageOptions } from "./stage.js"
+import { LatentLangevinSection } from "./options.js"
+import { compute, defineStage } from "./stage.js"
 
-export const abpTeach =
-  (o: StageOptions): Stage<Updated, Taught> =>
-  (input) =>
-    Effect.gen(function* () {
-      const { generator, generatorOptimizer } = yield* Models
-      const [step, timings] = timed(input.timings, "teach", () => {
+export const abpTeaching = defineStage({
+  slot: "teach",
+  name: "abp",
+  summary:
+    "the generator alone (alternating back-propagation): infer z for the observed batch by latentLangevin.steps Langevin steps, then regress g(z) onto X_obs",
+  options: { latentLangevin: LatentLangevinSection },
+  needs: [{ capability: "freshDrafts", why: "the generator alone shows its own drafts g(z)" }],
+  excludes: [
+    { capability: "revision", why: "alternating back-propagation trains no descriptor" },
+    { capability: "descriptorTraining", why: "alternating back-propagation trains no descriptor" },
+  ],
+  check: ({ options }) =>
+    options.latentLangevin.steps === 0
+      ? [
+          'stages.teach "abp" needs latentLangevin.steps > 0 (the Langevin steps that infer z for each observed image), got 0; set it to e.g. 30',
+        ]
+      : [],
+  make: (o) => (input) =>
+    compute(
+      input,
+      "teach",
+      ({ generator, generatorOptimizer }) => {
         const key = foldIn(rootKey(o.seed), "abp", input.iteration)
         const z0 = normalTensor(foldIn(key, "z"), [input.images.shape[0], o.zDim]) as tf.Tensor2D
-        const z = latentRevise(generator, z0, input.images, o.latentLangevin, foldIn(key, "langevin"))
+        const z = latentRevise(
+          generator,
+          z0,
+          input.images,
+          { ...o.latentLangevin, sigma: o.generatorSigma },
+          foldIn(key, "langevin"),
+        )
         const step = generatorStep(generator, generatorOptimizer, z, input.images, o.generatorSigma)
         tf.dispose([z0, z])
         return step
-      })
-      yield* guardFinite("teach", input.iteration, { "generator loss": step.loss })
-      return { ...input, generator: step, timings }
-    })
+      },
+      (step) => ({ "generator loss": step.loss }),
+    ).pipe(Effect.map(([generator, timings]) => ({ ...input, generator, timings }))),
+})

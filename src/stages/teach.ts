@@ -1,43 +1,55 @@
-/**
- * teach ("mcmc"): the generator regresses g(z) onto the revised samples X̂ with
- * the z that drafted them, after optional Langevin revision of z under q(z|X̂).
- * teach ("none"): the generator is left as it is.
- */
-import * as tf from "@tensorflow/tfjs-core"
+/** teach "mcmc" (the default): the generator regresses g(z) onto the revised samples X̂ with the z that drafted them. */
+
+import type * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
-import { generatorStep, latentRevise, withLabels } from "../models/coopnets.js"
-import { foldIn, rootKey } from "../models/random.js"
-import { guardFinite } from "./divergence.js"
-import { Models } from "./models.js"
-import { type Taught, timed, type Updated } from "./records.js"
-import type { Stage, StageOptions } from "./stage.js"
+import { generatorStep } from "../models/coopnets.js"
+import { LatentLangevinSection } from "./options.js"
+import type { Taught, Updated } from "./records.js"
+import { type CoreOptions, compute, defineStage, type Stage } from "./stage.js"
 
-export const mcmcTeach =
-  (o: StageOptions): Stage<Updated, Taught> =>
-  (input) =>
-    Effect.gen(function* () {
-      const { generatorOptimizer, ...models } = yield* Models
-      // conditional chains carry one-hot labels; unconditional nets have no layer that reads them
-      const generator = withLabels(models.generator, input.oneHotLabels)
-      const z0 = input.z
-      if (z0 === null)
-        return yield* Effect.die(
-          new Error('teach "mcmc" needs chains drafted by the generator (checkStages rejects this spec)'),
-        )
-      const [step, timings] = timed(input.timings, "teach", () => {
-        if (o.latentLangevin.steps === 0)
-          return generatorStep(generator, generatorOptimizer, z0, input.revised, o.generatorSigma)
-        const key = foldIn(rootKey(o.seed), "teach", input.iteration)
-        const z = latentRevise(generator, z0, input.revised, o.latentLangevin, key)
+/**
+ * One teaching step: regress g(z) onto the revised samples, with `latents`
+ * giving the z to regress from (the drafting z, or a revision of it) and
+ * whether the step owns that tensor.
+ */
+export const teachWith =
+  (
+    o: CoreOptions,
+    latents: (input: Updated, z: tf.Tensor2D, generator: Parameters<typeof generatorStep>[0]) => tf.Tensor2D,
+  ): Stage<Updated, Taught> =>
+  (input) => {
+    const z0 = input.z
+    if (z0 === null)
+      return Effect.die(
+        new Error("teaching needs chains drafted by the generator (the spec checks reject this)"),
+      )
+    return compute(
+      input,
+      "teach",
+      ({ generator, generatorOptimizer }) => {
+        const z = latents(input, z0, generator)
         const step = generatorStep(generator, generatorOptimizer, z, input.revised, o.generatorSigma)
-        tf.dispose(z)
+        if (z !== z0) z.dispose()
         return step
-      })
-      yield* guardFinite("teach", input.iteration, { "generator loss": step.loss })
-      return { ...input, generator: step, timings }
-    })
+      },
+      (step) => ({ "generator loss": step.loss }),
+    ).pipe(Effect.map(([generator, timings]) => ({ ...input, generator, timings })))
+  }
 
-export const noTeach =
-  (_: StageOptions): Stage<Updated, Taught> =>
-  (input) =>
-    Effect.succeed({ ...input, generator: null, timings: { ...input.timings, teach: 0 } })
+export const mcmcTeaching = defineStage({
+  slot: "teach",
+  name: "mcmc",
+  summary: "the generator regresses g(z) onto the revised samples with the z that drafted them (the default)",
+  options: { latentLangevin: LatentLangevinSection },
+  needs: [
+    { capability: "z", why: "it regresses g(z) onto the revised samples" },
+    { capability: "revision", why: "the generator learns from what the descriptor's revision added" },
+  ],
+  check: ({ options }) =>
+    options.latentLangevin.steps > 0
+      ? [
+          `stages.teach "mcmc" does not revise z, but latentLangevin.steps is ${options.latentLangevin.steps}; use stages.teach "zrevision" to revise z under q(z|X̂) before teaching, or set latentLangevin.steps to 0`,
+        ]
+      : [],
+  make: (o) => teachWith(o, (_, z) => z),
+})

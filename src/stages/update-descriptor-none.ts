@@ -1,9 +1,12 @@
 /** updateDescriptor "none" (the generator alone): the descriptor is not trained. */
 import { Effect } from "effect"
-import type { Revised, Updated } from "./records.js"
-import type { Stage, StageOptions } from "./stage.js"
+import { defineStage } from "./stage.js"
 
-export const noDescriptorUpdate =
-  (_: StageOptions): Stage<Revised, Updated> =>
-  (input) =>
-    Effect.succeed({ ...input, descriptor: null, timings: { ...input.timings, updateDescriptor: 0 } })
+export const noDescriptorUpdate = defineStage({
+  slot: "updateDescriptor",
+  name: "none",
+  summary: 'the descriptor is not trained (with teach "abp")',
+  options: {},
+  make: () => (input) =>
+    Effect.succeed({ ...input, descriptor: null, timings: { ...input.timings, updateDescriptor: 0 } }),
+})

@@ -6,12 +6,53 @@
  * Every pipeline is decoded and checked before the first one trains.
  */
 import { Effect, FileSystem, Path } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
 import sharp from "sharp"
-import { checkSpec, decodeSpec, type PipelineSpec } from "../config/spec.js"
+import { loadPipeline } from "../config/pipeline-file.js"
+import type { PipelineSpec } from "../config/spec.js"
 import { ConfigError, OutputError } from "../errors.js"
+import { claimOutputDir, runFiles } from "../run-dir/layout.js"
+import { type IterationLine, readMetrics } from "../run-dir/metrics.js"
 import * as WriterLayer from "../run-dir/writer.js"
 import { fileJob, Writer } from "../run-dir/writer.js"
 import { train } from "../training/train.js"
+import { forceFlag, given, intFlag, invoke, outFlag, setFlag, UsageHint } from "./flags.js"
+
+export const compareCommand = Command.make(
+  "compare",
+  {
+    files: Argument.String("pipeline.json").pipe(
+      Argument.withDescription("two or more pipeline files"),
+      Argument.atLeast(2),
+    ),
+    iterations: intFlag(
+      "iterations",
+      1,
+      "the iteration budget of every run (default: the first file's)",
+    ).pipe(Flag.optional),
+    seed: intFlag("seed", 0, "the seed of every run (default: the first file's)").pipe(Flag.optional),
+    set: setFlag("a pipeline field applied to every run, e.g. --set training.chains=16 (repeatable)"),
+    out: outFlag("the comparison directory (default runs/compare): <DIR>/<file name>/ per run"),
+    force: forceFlag("replace an existing comparison directory"),
+  },
+  invoke((a) => ({
+    kind: "compare" as const,
+    files: a.files,
+    overrides: a.set,
+    iterations: given(a.iterations),
+    seed: given(a.seed),
+    outDir: given(a.out),
+    force: a.force,
+  })),
+).pipe(
+  Command.withDescription(
+    "Train each pipeline with the same seed, iteration budget and --set overrides, then write compare.md and compare.json (final energies, L_D, reconstruction error, ms/iteration) and compare.png (each run's final revised grid, side by side).",
+  ),
+  Command.annotate(
+    UsageHint,
+    "compare needs two or more pipeline files, e.g. `node dist/run.js compare config/mnist-quick.json config/mnist-descriptor-alone.json --iterations 60`.",
+  ),
+)
 
 export interface CompareOptions {
   readonly files: ReadonlyArray<string>
@@ -44,18 +85,6 @@ export interface RunSummary {
   readonly msPerIteration: number
 }
 
-interface MetricsLine {
-  readonly iteration: number
-  readonly energy: {
-    readonly observed: number | null
-    readonly drafted: number | null
-    readonly revised: number | null
-  }
-  readonly descriptorLoss: number | null
-  readonly reconstructionError: number | null
-  readonly ms: { readonly iteration: number }
-}
-
 const meanOf = (values: ReadonlyArray<number | null>): number | null => {
   const present = values.filter((v): v is number => v !== null && Number.isFinite(v))
   return present.length === 0 ? null : present.reduce((a, b) => a + b, 0) / present.length
@@ -66,7 +95,7 @@ export const summarize = (
   run: string,
   config: string,
   stages: PipelineSpec["stages"],
-  lines: ReadonlyArray<MetricsLine>,
+  lines: ReadonlyArray<IterationLine>,
 ): RunSummary => {
   const tail = lines.slice(-TAIL)
   const timed = lines.length > 1 ? lines.slice(1) : lines
@@ -158,14 +187,6 @@ export const compare = (o: CompareOptions) =>
     // decode and check every pipeline before any training: a typo in the last file fails in a second
     const specs: Array<PipelineSpec> = []
     for (const file of o.files) {
-      const text = yield* fs.readFileString(file).pipe(
-        Effect.mapError(
-          () =>
-            new ConfigError({
-              message: `Cannot read pipeline file ${file}: no such file or not readable. The shipped ones are in config/ (e.g. config/mnist-quick.json).`,
-            }),
-        ),
-      )
       const first = specs[0]
       const iterations = o.iterations ?? first?.training.iterations
       const seed = o.seed ?? first?.seed
@@ -174,21 +195,10 @@ export const compare = (o: CompareOptions) =>
         ...(iterations === undefined ? [] : [`training.iterations=${iterations}`]),
         ...(seed === undefined ? [] : [`seed=${seed}`]),
       ]
-      specs.push(yield* decodeSpec(text, file, overrides).pipe(Effect.flatMap((s) => checkSpec(s, file))))
+      specs.push(yield* loadPipeline(file, overrides))
     }
 
-    const existing = yield* fs.readDirectory(o.outDir).pipe(Effect.orElseSucceed(() => [] as Array<string>))
-    if (existing.length > 0) {
-      if (!o.force)
-        return yield* new OutputError({
-          message: `Comparison directory ${o.outDir} already exists and is not empty. Pass --out DIR to write elsewhere, or --force to replace it.`,
-        })
-      yield* fs
-        .remove(o.outDir, { recursive: true })
-        .pipe(
-          Effect.mapError((e) => new OutputError({ message: `Cannot replace ${o.outDir}: ${e.message}` })),
-        )
-    }
+    yield* claimOutputDir(o.outDir, { force: o.force, onForce: "replace", what: "Comparison directory" })
 
     const rows: Array<RunSummary> = []
     const panels: Array<{ label: string; png: Uint8Array }> = []
@@ -197,23 +207,10 @@ export const compare = (o: CompareOptions) =>
       const file = o.files[i] as string
       const runDir = path.join(o.outDir, name)
       yield* train(spec, { source: file, outDir: runDir, force: false, quiet: o.quiet ?? false })
-      const text = yield* fs
-        .readFileString(path.join(runDir, "metrics.jsonl"))
-        .pipe(
-          Effect.mapError(
-            (e) => new OutputError({ message: `Cannot read ${runDir}/metrics.jsonl: ${e.message}` }),
-          ),
-        )
-      const lines = text
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l) as MetricsLine)
-      rows.push(summarize(name, file, spec.stages, lines))
-      const grid = path.join(
-        runDir,
-        "samples",
-        `revised-${String(spec.training.iterations).padStart(6, "0")}.png`,
-      )
+      const files = runFiles(runDir, path)
+      const { iterations } = yield* readMetrics(files.metrics)
+      rows.push(summarize(name, file, spec.stages, iterations))
+      const grid = files.grid("revised", spec.training.iterations)
       const png = yield* fs
         .readFile(grid)
         .pipe(Effect.mapError((e) => new OutputError({ message: `Cannot read ${grid}: ${e.message}` })))
@@ -240,3 +237,9 @@ export const compare = (o: CompareOptions) =>
     yield* writer.flush
     return { outDir: o.outDir, rows, table }
   }).pipe(Effect.provide(WriterLayer.layer(4)))
+
+export type CompareInvocation = Omit<CompareOptions, "outDir"> & {
+  readonly kind: "compare"
+  /** default runs/compare */
+  readonly outDir: string | undefined
+}

@@ -8,6 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Path } from "effect"
+import { Argument, Command } from "effect/cli"
 import { complete } from "../../models/completion.js"
 import { meanFill, nearestNeighbourFill } from "../../models/completion-baselines.js"
 import { type CompletionScores, meanScores, scoreImages, toUnit } from "../../models/completion-metrics.js"
@@ -30,6 +31,34 @@ import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
 import { encodeNpy, encodePng, tile } from "../run-dir/image-files.js"
 import * as WriterLayer from "../run-dir/writer.js"
 import { fileJob, Writer } from "../run-dir/writer.js"
+import { forceFlag, given, invoke, outFlag, setFlag, UsageHint } from "./flags.js"
+
+export const completeCommand = Command.make(
+  "complete",
+  {
+    file: Argument.String("completion.json").pipe(
+      Argument.withDescription("the completion file (see config/mnist-completion.json)"),
+    ),
+    set: setFlag("a completion field, e.g. --set inference.restarts=5 (repeatable)"),
+    out: outFlag("the output directory (default <run-dir>/completed)"),
+    force: forceFlag("overwrite the files of an existing output directory"),
+  },
+  invoke((a) => ({
+    kind: "complete" as const,
+    file: a.file,
+    overrides: a.set,
+    outDir: given(a.out),
+    force: a.force,
+  })),
+).pipe(
+  Command.withDescription(
+    "Pattern completion: hide part of each image (square masks, centred or at seeded random positions, or a mask image), infer z from the visible pixels (restarts × Langevin steps, the best fit kept), optionally refine the hidden pixels with descriptor Langevin, and score the recovery (MAE on the hidden pixels and the whole image, PSNR) against the mean-of-visible fill and the nearest training image. Writes <mask>/triplets.png, comparison.png, {original,occluded,recovered,masks}.npy and report.md/json.",
+  ),
+  Command.annotate(
+    UsageHint,
+    "complete needs exactly one completion file, e.g. `node dist/run.js complete config/mnist-completion.json`.",
+  ),
+)
 
 export interface CompleteOptions {
   readonly spec: CompletionSpec
@@ -40,6 +69,12 @@ export interface CompleteOptions {
   readonly backend?: typeof BackendChoice.Type | undefined
   readonly quiet?: boolean
 }
+
+/** Descriptor refinement of the hidden pixels: the completion file's settings, its step size defaulting to the run's. */
+export const refinementOf = (spec: CompletionSpec, run: PipelineSpec) => ({
+  steps: spec.refine.steps,
+  stepSize: spec.refine.stepSize ?? run.langevin.stepSize,
+})
 
 export type Method = "coopnets" | "generator" | "meanFill" | "nearestNeighbour"
 
@@ -64,7 +99,8 @@ export interface CompletionReport {
   readonly images: string
   readonly count: number
   readonly inference: CompletionSpec["inference"]
-  readonly refine: CompletionSpec["refine"]
+  /** the refinement as run: the step size is the completion file's, else the trained run's langevin.stepSize */
+  readonly refine: { readonly steps: number; readonly stepSize: number }
   readonly masks: ReadonlyArray<MaskReport>
   readonly seconds: number
 }
@@ -208,7 +244,7 @@ const completeAll = (
         mask,
         latentSizeOf(run, image),
         { ...spec.inference, sigma: run.generatorSigma },
-        { ...run.langevin, ...spec.refine },
+        { ...run.langevin, ...refinementOf(spec, run) },
         foldIn(key, b),
       )
       return [result.completed, result.generated] as const
@@ -361,7 +397,7 @@ export const completeRun = (o: CompleteOptions) =>
       images: what,
       count,
       inference: spec.inference,
-      refine: spec.refine,
+      refine: refinementOf(spec, run.spec),
       masks: reports,
       seconds: Math.round((performance.now() - started) / 100) / 10,
     }
@@ -377,3 +413,12 @@ export const completeRun = (o: CompleteOptions) =>
     const result: CompleteResult = { outDir: run.outDir, report, table }
     return result
   }).pipe(Effect.provide(WriterLayer.layer(8)))
+
+export type CompleteInvocation = {
+  readonly kind: "complete"
+  /** the completion file */
+  readonly file: string
+  readonly overrides: ReadonlyArray<string>
+  readonly outDir: string | undefined
+  readonly force: boolean
+}

@@ -8,13 +8,14 @@
  * Writes evaluation.json and evaluation.md atomically; returns the table.
  */
 import { Effect, FileSystem, Path } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
 import { fitGaussian, frechetDistance } from "../../models/frechet.js"
 import { useBackend } from "../backend/service.js"
 import { imageShapeOf } from "../config/shapes.js"
 import type { BackendChoice } from "../config/spec.js"
 import { type ImageSet, readImageSet } from "../data/image-sets.js"
 import { loadMnist, MNIST_HELD_OUT } from "../data/mnist.js"
-import { DataError, OutputError, UsageError } from "../errors.js"
+import { DataError, UsageError } from "../errors.js"
 import {
   adaptation,
   disposeFeatureModel,
@@ -34,9 +35,11 @@ import {
   type SampleQuality,
   sampleQuality,
 } from "../evaluation/sample-quality.js"
+import { drawSamples } from "../nets/draw.js"
 import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
+import { claimOutputDir } from "../run-dir/layout.js"
 import { writeAtomic } from "../run-dir/writer.js"
-import { drawSamples } from "./sample.js"
+import { choiceFlag, forceFlag, given, intFlag, invoke, outFlag, UsageHint } from "./flags.js"
 
 export const EVALUATION_FORMAT = "coopnets-evaluation/1"
 /** The location that names the 1,000 held-out MNIST digits themselves (a check of the metrics). */
@@ -67,6 +70,74 @@ export interface EvaluateOptions {
   /** where the MNIST classifier is cached and how it is trained (default: the project's) */
   readonly classifier?: ClassifierSource
 }
+
+export const evaluateCommand = Command.make(
+  "evaluate",
+  {
+    location: Argument.String("run-dir|checkpoint-dir|folder|file.npy|mnist:test").pipe(
+      Argument.withDescription(
+        "samples drawn from a checkpoint, a folder of PNG/JPEG/WebP images, an .npy of N×H×W(×C) values in [0, 1], or the 1,000 held-out digits themselves (mnist:test)",
+      ),
+    ),
+    n: intFlag(
+      "n",
+      1,
+      `checkpoints: images to sample (default ${DEFAULT_EVALUATION_SAMPLES}); image sets: the first N`,
+    ).pipe(Flag.optional),
+    langevin: intFlag("langevin", 0, "checkpoints: descriptor Langevin steps after the generator").pipe(
+      Flag.optional,
+    ),
+    seed: intFlag("seed", 0, "checkpoints: the sampling seed").pipe(Flag.optional),
+    features: Flag.String("features").pipe(
+      Flag.withDescription(
+        "a tfjs LayersModel (model.json) whose outputs are the features of the Fréchet distance, for images other than MNIST digits",
+      ),
+      Flag.withMetavar("model.json"),
+      Flag.optional,
+    ),
+    layer: Flag.String("layer").pipe(
+      Flag.withDescription("with --features: the layer whose outputs are the features"),
+      Flag.withMetavar("NAME"),
+      Flag.optional,
+    ),
+    reference: Flag.String("reference").pipe(
+      Flag.withDescription("with --features: the real images (a folder or an .npy)"),
+      Flag.withMetavar("folder|npy"),
+      Flag.optional,
+    ),
+    range: choiceFlag(
+      "range",
+      ["0,1", "-1,1"],
+      "with --features: the pixel range the feature model reads",
+      (raw) => `--range must be "0,1" (pixels fed to the feature model in [0, 1]) or "-1,1", got "${raw}".`,
+    ).pipe(Flag.withDefault("0,1" as const)),
+    out: outFlag(
+      "the output directory (default <run-dir>/evaluation, <folder>-evaluation, <file>-evaluation)",
+    ),
+    force: forceFlag("overwrite the files of an existing output directory"),
+  },
+  invoke((a): EvaluateOptions & { readonly kind: "evaluate" } => ({
+    kind: "evaluate",
+    location: a.location,
+    count: given(a.n),
+    langevinSteps: given(a.langevin),
+    seed: given(a.seed),
+    outDir: given(a.out),
+    force: a.force,
+    features: given(a.features),
+    layer: given(a.layer),
+    reference: given(a.reference),
+    range: a.range,
+  })),
+).pipe(
+  Command.withDescription(
+    "Sample quality. 28x28 grey images get the MNIST metrics of the project's classifier (trained once into .cache/mnist-classifier, or $COOPNETS_CLASSIFIER_DIR): Fréchet distance of its features to the held-out digits, Inception-score analogue, class histogram and entropy, fraction of copies of training digits, with real digits as a reference row. Writes evaluation.json and evaluation.md.",
+  ),
+  Command.annotate(
+    UsageHint,
+    "evaluate needs exactly one run or checkpoint directory, folder of images or .npy file, e.g. `node dist/run.js evaluate runs/mnist-quick --n 1000`.",
+  ),
+)
 
 export interface EvaluationReport {
   readonly format: typeof EVALUATION_FORMAT
@@ -127,17 +198,10 @@ const isTrainedRun = (location: string) =>
   })
 
 /** The output directory of an image set: `<folder>-evaluation`, `<file without .npy>-evaluation`. */
-const claimOutDir = (location: string, outDir: string | undefined, force: boolean) =>
-  Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
-    const out = outDir ?? `${location.replace(/[/\\]+$/, "").replace(/\.npy$/i, "")}-evaluation`
-    const existing = yield* fs.readDirectory(out).pipe(Effect.orElseSucceed(() => [] as Array<string>))
-    if (existing.length > 0 && !force)
-      return yield* new OutputError({
-        message: `${out} already exists and is not empty. Pass --out DIR to write elsewhere, or --force to replace its files.`,
-      })
-    return out
-  })
+const claimOutDir = (location: string, outDir: string | undefined, force: boolean) => {
+  const out = outDir ?? `${location.replace(/[/\\]+$/, "").replace(/\.npy$/i, "")}-evaluation`
+  return claimOutputDir(out, { force, onForce: "overwrite" }).pipe(Effect.as(out))
+}
 
 interface Evaluated {
   readonly set: ImageSet
@@ -393,3 +457,5 @@ export const evaluate = (o: EvaluateOptions) =>
     const result: EvaluateResult = { outDir, report, table }
     return result
   })
+
+export type EvaluateInvocation = EvaluateOptions & { readonly kind: "evaluate" }

@@ -6,11 +6,12 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Path } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
 import { langevinRevise, withLabels } from "../../models/coopnets.js"
 import { generateEach, type InterpolationMode, interpolationPaths } from "../../models/interpolation.js"
+import { oneHot } from "../../models/labels.js"
 import { CLASSES } from "../../models/nets.js"
 import { foldIn, normals, normalTensor, rootKey } from "../../models/random.js"
-import { oneHot } from "../../stages/chains-conditional.js"
 import type { ModelsShape } from "../../stages/models.js"
 import { imageShapeOf, latentSizeOf } from "../config/shapes.js"
 import type { BackendChoice, PipelineSpec } from "../config/spec.js"
@@ -18,6 +19,7 @@ import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
 import { encodeNpy, encodePng, tile } from "../run-dir/image-files.js"
 import * as WriterLayer from "../run-dir/writer.js"
 import { fileJob, Writer } from "../run-dir/writer.js"
+import { choiceFlag, forceFlag, given, intFlag, invoke, outFlag, UsageHint } from "./flags.js"
 
 export interface InterpolateOptions {
   /** a run directory or a checkpoint directory */
@@ -32,6 +34,48 @@ export interface InterpolateOptions {
   readonly backend?: typeof BackendChoice.Type | undefined
   readonly quiet?: boolean
 }
+
+export const interpolateCommand = Command.make(
+  "interpolate",
+  {
+    location: Argument.String("run-dir|checkpoint-dir").pipe(
+      Argument.withDescription("a run directory (its checkpoints/final) or a checkpoint directory"),
+    ),
+    steps: intFlag("steps", 2, "frames from one latent vector to the other").pipe(Flag.withDefault(8)),
+    pairs: intFlag("pairs", 1, "pairs of latent vectors (a row each)").pipe(Flag.withDefault(4)),
+    mode: choiceFlag(
+      "mode",
+      ["linear", "spherical"],
+      "linear, or spherical (slerp: keeps a Gaussian latent near the norm where N(0, I) puts its mass)",
+      (raw) => `--mode must be "linear" or "spherical", got "${raw}".`,
+    ).pipe(Flag.withDefault("linear" as const)),
+    langevin: intFlag("langevin", 0, "descriptor Langevin steps revising every frame").pipe(
+      Flag.withDefault(0),
+    ),
+    seed: intFlag("seed", 0, "the seed of the latent pairs").pipe(Flag.withDefault(0)),
+    out: outFlag("the output directory (default <run-dir>/interpolated)"),
+    force: forceFlag("overwrite the files of an existing output directory"),
+  },
+  invoke((a) => ({
+    kind: "interpolate" as const,
+    location: a.location,
+    steps: a.steps,
+    pairs: a.pairs,
+    mode: a.mode,
+    langevinSteps: a.langevin,
+    seed: a.seed,
+    outDir: given(a.out),
+    force: a.force,
+  })),
+).pipe(
+  Command.withDescription(
+    "For each pair of latent vectors, STEPS frames from one to the other, each optionally revised by K descriptor Langevin steps. Writes grid.png (a row per pair) and frames.npy (pairs×steps×H×W float32 in [0, 1]). Class-conditional nets: pair p is of class p mod 10.",
+  ),
+  Command.annotate(
+    UsageHint,
+    "interpolate needs exactly one run or checkpoint directory, e.g. `node dist/run.js interpolate runs/mnist-quick`.",
+  ),
+)
 
 export interface InterpolateResult {
   readonly outDir: string
@@ -118,3 +162,5 @@ export const interpolateRun = (o: InterpolateOptions) =>
     const result: InterpolateResult = { outDir, shape }
     return result
   }).pipe(Effect.provide(WriterLayer.layer(4)))
+
+export type InterpolateInvocation = InterpolateOptions & { readonly kind: "interpolate" }

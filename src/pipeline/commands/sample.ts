@@ -4,20 +4,17 @@
  * test-time sampling uses 10). Writes one PNG per sample, a grid, and
  * `samples.npy` (N×H×W float32 in [0, 1], N×H×W×C for colour).
  */
-import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Path } from "effect"
-import { generate, langevinRevise, withLabels } from "../../models/coopnets.js"
-import { architectures, CLASSES, type ImageShape, textureUpsampling } from "../../models/nets.js"
-import { foldIn, normalTensor, rootKey } from "../../models/random.js"
-import { oneHot } from "../../stages/chains-conditional.js"
-import type { ModelsShape } from "../../stages/models.js"
-import { imageShapeOf, latentSizeOf, netSpecsOf } from "../config/shapes.js"
-import type { BackendChoice, PipelineSpec } from "../config/spec.js"
+import { Argument, Command, Flag } from "effect/cli"
+import { CLASSES } from "../../models/nets.js"
+import type { BackendChoice } from "../config/spec.js"
 import { UsageError } from "../errors.js"
+import { drawSamples, sampleShape } from "../nets/draw.js"
 import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
 import { encodeNpy, encodePng, tile } from "../run-dir/image-files.js"
 import * as WriterLayer from "../run-dir/writer.js"
 import { fileJob, Writer } from "../run-dir/writer.js"
+import { forceFlag, given, intFlag, invoke, outFlag, UsageHint } from "./flags.js"
 
 export interface SampleOptions {
   /** a run directory or a checkpoint directory */
@@ -35,73 +32,57 @@ export interface SampleOptions {
   readonly label?: number | undefined
 }
 
+export const sampleCommand = Command.make(
+  "sample",
+  {
+    location: Argument.String("run-dir|checkpoint-dir").pipe(
+      Argument.withDescription("a run directory (its checkpoints/final) or a checkpoint directory"),
+    ),
+    n: intFlag("n", 1, "how many samples").pipe(Flag.withDefault(64)),
+    langevin: intFlag(
+      "langevin",
+      0,
+      "descriptor Langevin steps after the generator (the official test-time value is 10)",
+    ).pipe(Flag.withDefault(0)),
+    seed: intFlag("seed", 0, "the seed of the latent draws and the Langevin noise").pipe(Flag.withDefault(0)),
+    size: intFlag(
+      "size",
+      1,
+      "texture nets: synthesise S×S images with the same weights (larger than the training crops)",
+    ).pipe(Flag.optional),
+    class: intFlag(
+      "class",
+      0,
+      "class-conditional nets: every sample of digit K (default: the classes 0, 1, …, 9 in turn)",
+    ).pipe(Flag.optional),
+    out: outFlag("the output directory (default <run-dir>/sampled)"),
+    force: forceFlag("overwrite the files of an existing output directory"),
+  },
+  invoke((a) => ({
+    kind: "sample" as const,
+    location: a.location,
+    count: a.n,
+    langevinSteps: a.langevin,
+    seed: a.seed,
+    size: given(a.size),
+    label: given(a.class),
+    outDir: given(a.out),
+    force: a.force,
+  })),
+).pipe(
+  Command.withDescription(
+    "Draw N samples from the generator, then K descriptor Langevin steps with --langevin K. Writes png/NNNNNN.png, grid.png and samples.npy (N×H×W[×C] float32 in [0, 1]).",
+  ),
+  Command.annotate(
+    UsageHint,
+    "sample needs exactly one run or checkpoint directory, e.g. `node dist/run.js sample runs/mnist-quick`.",
+  ),
+)
+
 export interface SampleResult {
   readonly outDir: string
   readonly count: number
   readonly shape: ReadonlyArray<number>
-}
-
-/** Draws `count` samples in batches of the training chain count (batch norm uses batch statistics). */
-export const drawSamples = (
-  models: ModelsShape,
-  spec: PipelineSpec,
-  count: number,
-  langevinSteps: number,
-  seed: number,
-  image: ImageShape = imageShapeOf(spec),
-  /** conditional nets: the class of every sample; default sample i is of class i mod 10 */
-  label?: number,
-): Float32Array => {
-  const [h, w, c] = image
-  const size = h * w * c
-  // Fully convolutional nets reuse the trained weights at another image size.
-  const nets = netSpecsOf(spec, image)
-  const generator = { spec: nets.generator, params: models.generator.params }
-  const descriptor = { spec: nets.descriptor, params: models.descriptor.params }
-  const latent = latentSizeOf(spec, image)
-  const out = new Float32Array(count * size)
-  const key = foldIn(rootKey(seed), "sample")
-  for (let first = 0, b = 0; first < count; first += spec.training.chains, b++) {
-    const m = Math.min(spec.training.chains, count - first)
-    const values = tf.tidy(() => {
-      const z = normalTensor(foldIn(key, "z", b), [m, latent])
-      const labels = oneHot(Int32Array.from({ length: m }, (_, j) => label ?? (first + j) % CLASSES))
-      const x = generate(withLabels(generator, labels), z)
-      if (langevinSteps === 0) return x.dataSync() as Float32Array
-      const { revised } = langevinRevise(
-        withLabels(descriptor, labels),
-        x,
-        { ...spec.langevin, steps: langevinSteps },
-        foldIn(key, "revise", b),
-      )
-      return revised.dataSync() as Float32Array
-    })
-    out.set(values, first * size)
-  }
-  return out
-}
-
-/** The image shape to sample: the training one, or `size` x `size` for a fully convolutional net. */
-export const sampleShape = (
-  spec: PipelineSpec,
-  size: number | undefined,
-): Effect.Effect<ImageShape, UsageError> => {
-  const image = imageShapeOf(spec)
-  if (size === undefined || size === image[0]) return Effect.succeed(image)
-  if (!architectures[spec.model.arch].fullyConvolutional)
-    return Effect.fail(
-      new UsageError({
-        message: `--size needs a fully convolutional net (model.arch "texture"); this checkpoint's "${spec.model.arch}" nets make ${image[0]}x${image[1]} images only.`,
-      }),
-    )
-  const factor = textureUpsampling(spec.model)
-  return size % factor === 0
-    ? Effect.succeed([size, size, image[2]] as const)
-    : Effect.fail(
-        new UsageError({
-          message: `--size must be a multiple of ${factor} for this texture generator (each of its ${spec.model.generatorChannels.length + 1} transposed convs doubles the side), got ${size}.`,
-        }),
-      )
 }
 
 export const sample = (o: SampleOptions) =>
@@ -141,3 +122,5 @@ export const sample = (o: SampleOptions) =>
     const result: SampleResult = { outDir, count: o.count, shape }
     return result
   }).pipe(Effect.provide(WriterLayer.layer(8)))
+
+export type SampleInvocation = SampleOptions & { readonly kind: "sample" }

@@ -1,35 +1,39 @@
 /**
  * completion.json: what `complete` recovers, from which trained run, under
- * which masks and with how much inference. Laid over `completionDefaults`
- * like pipeline.json over its defaults (unknown fields are errors).
+ * which masks and with how much inference. Every field has its default in
+ * the schema, as in pipeline.json (unknown fields are errors).
  */
-import type { Effect } from "effect"
-import { Schema } from "effect"
+import { Effect, Schema } from "effect"
+import { field, NonNegativeInt, Positive, PositiveInt, section } from "../../stages/options.js"
 import type { ConfigError } from "../errors.js"
 import { decodeLayered } from "./layered-json.js"
 
-const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
-const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-const Positive = Schema.Finite.check(Schema.isGreaterThan(0))
 const Path = Schema.String.check(Schema.isNonEmpty())
+const count = field(PositiveInt, 100, "how many images")
 
 /** The images to complete. */
-export const CompletionImages = Schema.Union([
+const ImageSources = Schema.Union([
   /** MNIST runs: the first `count` of the 1,000 digits held out of training (data.split "train") */
-  Schema.Struct({ source: Schema.Literal("held-out"), count: PositiveInt }),
+  Schema.Struct({ source: Schema.Literal("held-out"), count }),
   /** the first `count` images of a folder (sorted), resized and centre-cropped to the run's image size */
-  Schema.Struct({ source: Schema.Literal("folder"), path: Path, count: PositiveInt }),
+  Schema.Struct({ source: Schema.Literal("folder"), path: Path, count }),
   /** an N×H×W or N×H×W×C float32 .npy in [0, 1] (what `sample` writes) */
-  Schema.Struct({ source: Schema.Literal("npy"), path: Path, count: PositiveInt }),
+  Schema.Struct({ source: Schema.Literal("npy"), path: Path, count }),
 ])
+export const CompletionImages = Schema.withDecodingDefaultKey<typeof ImageSources>(
+  Effect.succeed({ source: "held-out" }),
+)(ImageSources)
 
 export const MaskSpec = Schema.Union([
   /** a size x size square hidden in every image, centred or at a seeded random position per image */
   Schema.Struct({
     kind: Schema.Literal("square"),
     size: PositiveInt,
-    /** default "center" */
-    position: Schema.optionalKey(Schema.Literals(["center", "random"])),
+    position: field(
+      Schema.Literals(["center", "random"]),
+      "center",
+      "centred, or a seeded position per image",
+    ),
   }),
   /** one mask image for every image, the run's size: white (≥ 128) visible, black hidden */
   Schema.Struct({ kind: Schema.Literal("image"), path: Path }),
@@ -37,76 +41,70 @@ export const MaskSpec = Schema.Union([
 export type MaskSpec = typeof MaskSpec.Type
 
 export const CompletionSpec = Schema.Struct({
-  /** a run directory (its checkpoints/final) or a checkpoint directory */
-  checkpoint: Path,
+  checkpoint: field(
+    Path,
+    "runs/mnist-quick",
+    "a run directory (its checkpoints/final) or a checkpoint directory",
+  ),
   images: CompletionImages,
-  masks: Schema.Array(MaskSpec).check(Schema.isMinLength(1)),
-  /** inferring z from the visible pixels */
-  inference: Schema.Struct({
-    restarts: PositiveInt,
-    steps: NonNegativeInt,
-    stepSize: Positive,
-    /** Langevin (true) or gradient descent (false) */
-    noise: Schema.Boolean,
-  }),
-  /** descriptor Langevin on the hidden pixels after the generator's fill (0 steps: none) */
-  refine: Schema.Struct({ steps: NonNegativeInt, stepSize: Positive }),
-  /** images per batch (the generator's batch norm uses batch statistics); 0: the run's training.chains */
-  batchSize: NonNegativeInt,
-  /** images shown in each triplets.png */
-  show: PositiveInt,
-  seed: NonNegativeInt,
+  masks: field(
+    Schema.Array(MaskSpec).check(Schema.isMinLength(1)),
+    [
+      { kind: "square", size: 12, position: "center" },
+      { kind: "square", size: 16, position: "center" },
+      { kind: "square", size: 20, position: "center" },
+    ],
+    "the masks, each scored separately",
+  ),
+  inference: section(
+    {
+      restarts: field(
+        PositiveInt,
+        3,
+        "chains from z ~ N(0, I) per image; the best fit of the visible pixels is kept",
+      ),
+      steps: field(NonNegativeInt, 50, "Langevin (or gradient) steps of z per chain"),
+      stepSize: field(Positive, 0.1, "their step size"),
+      noise: field(Schema.Boolean, true, "Langevin (true) or gradient descent (false)"),
+    },
+    "inferring z from the visible pixels",
+  ),
+  refine: section(
+    {
+      steps: field(
+        NonNegativeInt,
+        0,
+        "descriptor Langevin steps on the hidden pixels after the generator's fill",
+      ),
+      stepSize: Schema.optionalKey(Positive).annotate({
+        description: "their step size; left out: the trained run's langevin.stepSize",
+      }),
+    },
+    "descriptor refinement of the hidden pixels (0 steps: none)",
+  ),
+  batchSize: field(
+    NonNegativeInt,
+    0,
+    "images per batch (the generator's batch norm uses batch statistics); 0: the run's training.chains",
+  ),
+  show: field(PositiveInt, 10, "images shown in each triplets.png"),
+  seed: field(NonNegativeInt, 0, "the seed of masks, order and inference"),
 })
 export type CompletionSpec = typeof CompletionSpec.Type
-
-export const completionDefaults: CompletionSpec = {
-  checkpoint: "runs/mnist-quick",
-  images: { source: "held-out", count: 100 },
-  masks: [
-    { kind: "square", size: 12, position: "center" },
-    { kind: "square", size: 16, position: "center" },
-    { kind: "square", size: 20, position: "center" },
-  ],
-  inference: { restarts: 3, steps: 50, stepSize: 0.1, noise: true },
-  refine: { steps: 0, stepSize: 0.002 },
-  batchSize: 0,
-  show: 10,
-  seed: 0,
-}
-
-const imagesDefaults = {
-  "held-out": { source: "held-out", count: 100 },
-  folder: { source: "folder", path: "", count: 100 },
-  npy: { source: "npy", path: "", count: 100 },
-} as const
-
-/** A file that names another image source gets that source's defaults, not held-out's fields. */
-const rebaseImages = (base: unknown, user: Record<string, unknown>) => {
-  const images = user.images
-  const source =
-    typeof images === "object" && images !== null && "source" in images ? String(images.source) : undefined
-  return source !== undefined && source in imagesDefaults
-    ? {
-        base: { ...(base as object), images: imagesDefaults[source as keyof typeof imagesDefaults] },
-        user,
-      }
-    : { base, user }
-}
 
 export const decodeCompletionSpec = (
   text: string,
   source: string,
   overrides: ReadonlyArray<string>,
 ): Effect.Effect<CompletionSpec, ConfigError> =>
-  decodeLayered(CompletionSpec, completionDefaults, text, source, overrides, {
+  decodeLayered(CompletionSpec, text, source, overrides, {
     what: "completion fields",
     example:
       '{"checkpoint": "runs/mnist-quick", "masks": [{"kind": "square", "size": 14, "position": "center"}]}',
-    rebase: rebaseImages,
   })
 
 /** A short name for a mask, used as its output folder and table row. */
 export const maskName = (mask: MaskSpec): string =>
   mask.kind === "square"
-    ? `square${mask.size}-${mask.position ?? "center"}`
+    ? `square${mask.size}-${mask.position}`
     : `mask-${mask.path.replace(/^.*[/\\]/, "").replace(/\.[^.]*$/, "")}`

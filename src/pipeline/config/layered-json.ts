@@ -1,21 +1,30 @@
 /**
  * JSON configuration files (pipeline.json, completion.json): the user's
- * fields laid over defaults, `--set` overrides on top, decoded with
- * effect/Schema. Every problem is reported at once with its JSON path and the
- * value given; unknown fields are errors with a "did you mean".
+ * fields with `--set` overrides on top, decoded with effect/Schema, which
+ * fills in every default. Every problem is reported at once with its JSON path
+ * and the value given; unknown fields are errors with a "did you mean".
  */
 import { Effect, Schema, SchemaIssue } from "effect"
 import { ConfigError } from "../errors.js"
 import { closest } from "./did-you-mean.js"
+import { keysAt } from "./schema-fields.js"
 
 type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
 
 const isObject = (u: unknown): u is Record<string, unknown> =>
   typeof u === "object" && u !== null && !Array.isArray(u)
 
-/** Lays `over` onto `base`: objects merge key by key, everything else replaces. */
+/** The key that picks a member of a union of structs (data.source, images.source, masks' kind). */
+const DISCRIMINATORS = ["source", "kind"]
+
+/**
+ * Lays `over` onto `base`: objects merge key by key, everything else replaces.
+ * An object that names another `source` than the one it lands on replaces it
+ * whole, so the fields of the old source do not linger.
+ */
 export const layer = (base: unknown, over: unknown): unknown => {
   if (!isObject(base) || !isObject(over)) return over
+  if (DISCRIMINATORS.some((d) => d in over && d in base && over[d] !== base[d])) return over
   const out: Record<string, unknown> = { ...base }
   for (const [k, v] of Object.entries(over)) out[k] = k in base ? layer(base[k], v) : v
   return out
@@ -43,14 +52,14 @@ const nest = (path: ReadonlyArray<string>, value: Json): Json =>
 
 type PathSegment = PropertyKey | { readonly key: PropertyKey }
 
-const formatPath = (path: ReadonlyArray<PathSegment>): string =>
-  path.length === 0 ? "(top level)" : path.map((p) => String(typeof p === "object" ? p.key : p)).join(".")
-
 const keyOf = (p: PathSegment | undefined): PropertyKey | undefined => (typeof p === "object" ? p.key : p)
+
+const formatPath = (path: ReadonlyArray<PathSegment>): string =>
+  path.length === 0 ? "(top level)" : path.map((p) => String(keyOf(p))).join(".")
 
 const valueAt = (root: unknown, path: ReadonlyArray<PathSegment>): unknown =>
   path.reduce<unknown>((node, p) => {
-    const key = typeof p === "object" ? p.key : p
+    const key = keyOf(p) as PropertyKey
     return isObject(node) || Array.isArray(node) ? (node as Record<PropertyKey, unknown>)[key] : undefined
   }, root)
 
@@ -61,17 +70,11 @@ export interface LayeredOptions {
   readonly what: string
   /** a minimal valid file, shown when the top level is not an object */
   readonly example: string
-  /** adjusts the defaults to the user's file before merging (pipeline.json: the data source's defaults) */
-  readonly rebase?: (
-    base: unknown,
-    user: Record<string, unknown>,
-  ) => { readonly base: unknown; readonly user: Record<string, unknown> }
 }
 
-/** Decodes `text` (the file `source`) laid over `defaults`, with `overrides` (`--set a.b=v`) on top. */
+/** Decodes `text` (the file `source`) with `overrides` (`--set a.b=v`) on top; the schema fills the defaults. */
 export const decodeLayered = <S extends Schema.Top>(
   schema: S,
-  defaults: unknown,
   text: string,
   source: string,
   overrides: ReadonlyArray<string>,
@@ -90,8 +93,7 @@ export const decodeLayered = <S extends Schema.Top>(
       return yield* new ConfigError({
         message: `${source} must hold a JSON object of ${o.what}, e.g. ${o.example}.`,
       })
-    const rebased = o.rebase ? o.rebase(defaults, user) : { base: defaults, user }
-    let merged = layer(rebased.base, rebased.user)
+    let merged: unknown = user
     for (const assignment of overrides) {
       try {
         const { path, value } = parseOverride(assignment)
@@ -108,11 +110,12 @@ export const decodeLayered = <S extends Schema.Top>(
         const lines = issues.map((i) => {
           const path = i.path ?? []
           if (i.message === "Expected no excess property") {
-            const known = valueAt(rebased.base, path.slice(0, -1))
-            const near = closest(String(keyOf(path.at(-1))), isObject(known) ? Object.keys(known) : [])
+            const known = keysAt(schema, path.slice(0, -1).map(keyOf) as Array<PropertyKey>, merged)
+            const near = closest(String(keyOf(path.at(-1))), known)
             const parent = path.length > 1 ? `${formatPath(path.slice(0, -1))}.` : ""
             return `  - ${formatPath(path)}: unknown field${near === undefined ? "" : `; did you mean ${parent}${near}?`}`
           }
+          if (i.message === "Missing key") return `  - ${formatPath(path)}: required, but not given`
           const got = valueAt(merged, path)
           return `  - ${formatPath(path)}: ${i.message}${got === undefined ? "" : `, got ${JSON.stringify(got)}`}`
         })

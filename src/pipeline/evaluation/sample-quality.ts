@@ -38,7 +38,8 @@ const CLASSES = 10
 /** Held-out digits closer to the training set than this quantile count as copies: 1%. */
 export const COPY_QUANTILE = 0.01
 
-export interface SampleQuality {
+/** A type, not an interface: metrics.jsonl's evaluation lines hold it as a record of figures. */
+export type SampleQuality = {
   /** images judged */
   readonly count: number
   readonly frechetDistance: number

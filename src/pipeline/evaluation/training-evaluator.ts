@@ -9,21 +9,16 @@
  */
 import { Effect } from "effect"
 import type { ModelsShape } from "../../stages/models.js"
-import { drawSamples } from "../commands/sample.js"
-import { evaluationOf } from "../config/evaluation-spec.js"
 import type { PipelineSpec } from "../config/spec.js"
+import { drawSamples } from "../nets/draw.js"
+import type { EvaluationLine } from "../run-dir/metrics.js"
 import { acquireClassifier, type ClassifierSource, defaultClassifierSource } from "./mnist-classifier.js"
-import { prepareMnistReference, type SampleQuality, sampleQuality } from "./sample-quality.js"
+import { prepareMnistReference, sampleQuality } from "./sample-quality.js"
 
 export interface TrainingEvaluator {
   readonly every: number
   /** The metrics line of iteration `iteration`: `{ iteration, evaluation: {...} }`. */
-  readonly evaluate: (models: ModelsShape, iteration: number) => TrainingEvaluationLine
-}
-
-export interface TrainingEvaluationLine {
-  readonly iteration: number
-  readonly evaluation: SampleQuality & { readonly langevin: number; readonly ms: number }
+  readonly evaluate: (models: ModelsShape, iteration: number) => EvaluationLine
 }
 
 /**
@@ -37,8 +32,8 @@ export const acquireTrainingEvaluator = (
   log: (line: string) => void,
 ) =>
   Effect.gen(function* () {
-    const settings = evaluationOf(spec)
-    if (settings.every === 0) return undefined
+    const settings = spec.evaluation
+    if (settings === undefined || settings.every === 0) return undefined
     const loaded = yield* acquireClassifier(classifier ?? defaultClassifierSource(), log)
     const ref = yield* prepareMnistReference(loaded)
     const evaluator: TrainingEvaluator = {

@@ -1,14 +1,15 @@
 /**
- * What the commands that use a trained run (`sample`, `interpolate`) share:
+ * What the commands that use a trained run (`sample`, `interpolate`, `evaluate`, `complete`) share:
  * open its checkpoint and spec, claim an output directory, and run a
  * computation on the restored models (disposed afterwards).
  */
-import { Effect, FileSystem, Path, Schema } from "effect"
+import { Effect, Path } from "effect"
 import type { ModelsShape } from "../../stages/models.js"
 import { useBackend } from "../backend/service.js"
-import { type BackendChoice, PipelineSpec } from "../config/spec.js"
-import { CheckpointError, OutputError } from "../errors.js"
+import { type BackendChoice, decodeStoredSpec, type PipelineSpec } from "../config/spec.js"
+import { CheckpointError } from "../errors.js"
 import { type LoadedCheckpoint, readCheckpoint, restoreModels } from "../run-dir/checkpoint.js"
+import { claimOutputDir } from "../run-dir/layout.js"
 import { buildModels, disposeModels } from "./build.js"
 
 export interface TrainedRun {
@@ -21,10 +22,9 @@ export interface TrainedRun {
 /** Reads the checkpoint at `location` (a run or checkpoint directory) and claims the output directory. */
 export const openTrainedRun = (location: string, outDir: string | undefined, force: boolean, name: string) =>
   Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const checkpoint = yield* readCheckpoint(location)
-    const spec = yield* Schema.decodeUnknownEffect(PipelineSpec)(checkpoint.manifest.spec).pipe(
+    const spec = yield* decodeStoredSpec(checkpoint.manifest.spec).pipe(
       Effect.mapError(
         (e) =>
           new CheckpointError({
@@ -37,11 +37,7 @@ export const openTrainedRun = (location: string, outDir: string | undefined, for
       (checkpoint.dir.endsWith(path.join("checkpoints", "final"))
         ? path.join(checkpoint.dir, "..", "..", name)
         : `${checkpoint.dir}-${name}`)
-    const existing = yield* fs.readDirectory(out).pipe(Effect.orElseSucceed(() => [] as Array<string>))
-    if (existing.length > 0 && !force)
-      return yield* new OutputError({
-        message: `${out} already exists and is not empty. Pass --out DIR to write elsewhere, or --force to replace its files.`,
-      })
+    yield* claimOutputDir(out, { force, onForce: "overwrite" })
     const run: TrainedRun = { checkpoint, spec, outDir: out }
     return run
   })

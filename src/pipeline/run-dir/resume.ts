@@ -7,9 +7,11 @@
  * data-order position": nothing else needs saving.
  */
 import { Effect, FileSystem, Path } from "effect"
-import { decodeSpec, type PipelineSpec } from "../config/spec.js"
+import { decodeSpec, decodeStoredSpec, type PipelineSpec } from "../config/spec.js"
 import { CheckpointError, ConfigError, OutputError } from "../errors.js"
 import { type LoadedCheckpoint, MANIFEST_FILE, readCheckpoint } from "./checkpoint.js"
+import { LEFTOVER, numberedCheckpoints, runFiles } from "./layout.js"
+import { parseMetrics } from "./metrics.js"
 import { type WriteJob, writeAtomic } from "./writer.js"
 
 export interface ResumePoint {
@@ -19,18 +21,6 @@ export interface ResumePoint {
   readonly iteration: number
   readonly checkpoint: LoadedCheckpoint | undefined
 }
-
-const CHECKPOINT_NAME = /^iter-(\d{6,})$/
-
-/** `iter-NNNNNN` names, oldest first (by number: iter-1000000 comes after iter-999999). */
-const numbered = (names: ReadonlyArray<string>): Array<string> =>
-  names
-    .filter((n) => CHECKPOINT_NAME.test(n))
-    .sort((a, b) => Number(a.slice("iter-".length)) - Number(b.slice("iter-".length)))
-/** what a killed writer can leave behind: `<name>.tmp-<pid>`, `<name>.old-<pid>`, `<name>.trash-<pid>` */
-const LEFTOVER = /\.(tmp|old|trash)-\d+$/
-
-export const checkpointName = (iteration: number): string => `iter-${String(iteration).padStart(6, "0")}`
 
 /** Keys sorted at every level, so two specs compare equal whatever order their fields were written in. */
 const canonical = (value: unknown): string =>
@@ -63,7 +53,8 @@ export const findResumePoint = (
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const configFile = path.join(runDir, "config.json")
+    const files = runFiles(runDir, path)
+    const configFile = files.config
     const isDir = yield* fs.stat(runDir).pipe(
       Effect.map((info) => info.type === "Directory"),
       Effect.orElseSucceed(() => false),
@@ -81,14 +72,14 @@ export const findResumePoint = (
       ),
     )
     const spec = yield* decodeSpec(text, configFile)
-    const checkpoints = path.join(runDir, "checkpoints")
+    const checkpoints = files.checkpoints
     const names = yield* fs.readDirectory(checkpoints).pipe(Effect.orElseSucceed(() => [] as Array<string>))
     const complete = (name: string) =>
       fs.exists(path.join(checkpoints, name, MANIFEST_FILE)).pipe(Effect.orElseSucceed(() => false))
     let newest: string | undefined
     if (names.includes("final") && (yield* complete("final"))) newest = "final"
     else {
-      for (const name of numbered(names).reverse())
+      for (const name of numberedCheckpoints(names).reverse())
         if (yield* complete(name)) {
           newest = name
           break
@@ -104,7 +95,11 @@ export const findResumePoint = (
           }),
       ),
     )
-    if (!sameSpec(checkpoint.manifest.spec, spec))
+    // both decoded: a field added since the checkpoint was written takes its default on both sides
+    const stored = yield* decodeStoredSpec(checkpoint.manifest.spec).pipe(
+      Effect.orElseSucceed(() => undefined),
+    )
+    if (stored === undefined || !sameSpec(stored, spec))
       return yield* new CheckpointError({
         message: `Cannot resume ${runDir}: checkpoint ${checkpoint.dir} was written by a different pipeline than ${configFile}. Restore the run's own config.json, or start a new run.`,
       })
@@ -129,19 +124,11 @@ export const rewindRunDir = (
     yield* removeLeftovers(point.runDir)
     yield* removeLeftovers(path.join(point.runDir, "checkpoints"))
     yield* removeLeftovers(path.join(point.runDir, "samples"))
-    const metrics = path.join(point.runDir, "metrics.jsonl")
+    const metrics = runFiles(point.runDir, path).metrics
     const text = yield* fs.readFileString(metrics).pipe(Effect.orElseSucceed(() => ""))
-    const kept = text
-      .split("\n")
-      .filter((line) => {
-        try {
-          const iteration = (JSON.parse(line) as { iteration?: unknown }).iteration
-          return typeof iteration === "number" && iteration <= point.iteration
-        } catch {
-          return false
-        }
-      })
-      .map((line) => `${line}\n`)
+    const kept = parseMetrics(text)
+      .filter((line) => line.iteration <= point.iteration)
+      .map((line) => `${JSON.stringify(line)}\n`)
       .join("")
     if (kept !== text) yield* writeAtomic(metrics, new TextEncoder().encode(kept))
   }).pipe(
@@ -161,7 +148,7 @@ export const pruneJob = (checkpoints: string, keep: number): WriteJob => ({
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const names = yield* fs.readDirectory(checkpoints).pipe(Effect.orElseSucceed(() => [] as Array<string>))
-    const all = numbered(names)
+    const all = numberedCheckpoints(names)
     for (const name of all.slice(0, Math.max(0, all.length - keep))) {
       const trash = path.join(checkpoints, `${name}.trash-${process.pid}`)
       yield* fs.rename(path.join(checkpoints, name), trash)

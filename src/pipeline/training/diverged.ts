@@ -1,5 +1,5 @@
 /** What a user reads when training diverges: the stage's own diagnosis plus where the last good state is. */
-import { DivergenceError } from "../errors.js"
+import { DivergenceError } from "../../stages/divergence.js"
 
 export const divergedAfter = (
   e: DivergenceError,

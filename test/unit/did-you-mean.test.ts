@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { closest, editDistance } from "../src/pipeline/config/did-you-mean.js"
+import { closest, editDistance } from "../../src/pipeline/config/did-you-mean.js"
 
 describe("did you mean", () => {
   it("counts insertions, deletions and substitutions", () => {

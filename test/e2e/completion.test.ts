@@ -4,7 +4,6 @@
  * pixels untouched, best restart kept, no leaked tensors, determinism) and
  * the `complete` command end to end on a tiny trained run.
  */
-import { spawnSync } from "node:child_process"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -12,17 +11,17 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import sharp from "sharp"
 import { beforeAll, describe, expect, it } from "vitest"
-import { complete, inferLatent } from "../src/models/completion.js"
-import { meanFill, nearestNeighbourFill, nearestOnVisible } from "../src/models/completion-baselines.js"
-import { MAX_PSNR, meanScores, psnrOf, scoreImages, toUnit } from "../src/models/completion-metrics.js"
-import { generate } from "../src/models/coopnets.js"
-import { initParams } from "../src/models/layers.js"
-import { hiddenFraction, squareCorner, squareMasks } from "../src/models/masks.js"
-import { normalTensor, rootKey } from "../src/models/random.js"
-import { decodeCompletionSpec } from "../src/pipeline/config/completion-spec.js"
-import { netSpecsOf } from "../src/pipeline/config/shapes.js"
-import { decodeNpy, encodeNpy } from "../src/pipeline/run-dir/image-files.js"
-import { bytesOf, syntheticDigits, testBackend, tinySpec, useTestBackend } from "./support.js"
+import { complete, inferLatent } from "../../src/models/completion.js"
+import { meanFill, nearestNeighbourFill, nearestOnVisible } from "../../src/models/completion-baselines.js"
+import { MAX_PSNR, meanScores, psnrOf, scoreImages, toUnit } from "../../src/models/completion-metrics.js"
+import { generate } from "../../src/models/coopnets.js"
+import { initParams } from "../../src/models/layers.js"
+import { hiddenFraction, squareCorner, squareMasks } from "../../src/models/masks.js"
+import { normalTensor, rootKey } from "../../src/models/random.js"
+import { decodeCompletionSpec } from "../../src/pipeline/config/completion-spec.js"
+import { netSpecsOf } from "../../src/pipeline/config/shapes.js"
+import { decodeNpy, encodeNpy } from "../../src/pipeline/run-dir/image-files.js"
+import { bytesOf, cli, syntheticDigits, testBackend, tinySpec, useTestBackend } from "../support.js"
 
 const zerosIn = (masks: Float32Array, from: number, to: number) =>
   masks.subarray(from, to).reduce((n, m) => n + (m === 0 ? 1 : 0), 0)
@@ -249,10 +248,6 @@ describe("completion.json", () => {
 
 describe("complete (command line) on a tiny trained run", () => {
   const dir = mkdtempSync(join(tmpdir(), "coopnets-complete-"))
-  const cli = (...args: Array<string>) => {
-    const r = spawnSync(process.execPath, ["dist/run.js", ...args], { encoding: "utf8" })
-    return { code: r.status, stdout: r.stdout, stderr: r.stderr }
-  }
   const completion = (over: object) => {
     const file = join(dir, `completion-${Math.random().toString(36).slice(2)}.json`)
     writeFileSync(
@@ -284,6 +279,7 @@ describe("complete (command line) on a tiny trained run", () => {
         data: s.data,
         model: s.model,
         training: s.training,
+        langevin: { stepSize: 0.003 },
       }),
     )
     const r = cli(pipeline, "--out", join(dir, "run"))
@@ -299,7 +295,13 @@ describe("complete (command line) on a tiny trained run", () => {
     expect(r.stdout).toContain("generator only (before refinement)")
     const report = JSON.parse(readFileSync(join(dir, "out", "report.json"), "utf8"))
     expect(report.masks.map((m: { name: string }) => m.name)).toEqual(["square10-center", "square8-random"])
-    expect(typeof report.masks[0].beats.meanFill).toBe("boolean")
+    expect(report.refine).toEqual({ steps: 2, stepSize: 0.002 })
+    // "beats" is the comparison of the hidden-pixel errors in the same report
+    for (const mask of report.masks)
+      expect(mask.beats).toEqual({
+        meanFill: mask.scores.coopnets.hiddenMae < mask.scores.meanFill.hiddenMae,
+        nearestNeighbour: mask.scores.coopnets.hiddenMae < mask.scores.nearestNeighbour.hiddenMae,
+      })
     const meta = await sharp(join(dir, "out", "square10-center", "triplets.png")).metadata()
     expect([meta.width, meta.height]).toEqual([4 * 29 - 1, 3 * 29 - 1])
     const read = (f: string) => decodeNpy(readFileSync(join(dir, "out", "square8-random", f)))
@@ -314,8 +316,23 @@ describe("complete (command line) on a tiny trained run", () => {
     expect(hiddenChanged).toBeGreaterThan(0)
   })
 
+  it("refines with the trained run's Langevin step size unless the completion file sets one", () => {
+    const out = join(dir, "inherit")
+    const r = cli(
+      "complete",
+      completion({ refine: { steps: 2 }, masks: [{ kind: "square", size: 8 }] }),
+      "--out",
+      out,
+    )
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(readFileSync(join(out, "report.json"), "utf8")).refine).toEqual({
+      steps: 2,
+      stepSize: 0.003,
+    })
+  })
+
   it("is documented in --help and needs exactly one completion file", () => {
-    expect(cli("--help").stdout).toContain("node dist/run.js complete <completion.json>")
+    expect(cli("--help").stdout).toContain("node dist/run.js complete [flags] <completion.json>")
     const none = cli("complete")
     expect(none.code).toBe(2)
     expect(none.stderr).toContain("complete needs exactly one completion file")

@@ -1,14 +1,12 @@
 /** The real command line (`node dist/run.js`, built by the global setup): errors are one paragraph and a non-zero exit. */
-import { spawnSync } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-
-const cli = (...args: Array<string>) => {
-  const r = spawnSync(process.execPath, ["dist/run.js", ...args], { encoding: "utf8" })
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
-}
+import { fieldDocs } from "../../src/pipeline/config/schema-fields.js"
+import { PipelineSpec } from "../../src/pipeline/config/spec.js"
+import { variants } from "../../src/stages/registry.js"
+import { cli } from "../support.js"
 
 const pipelineFile = (content: string) => {
   const file = join(mkdtempSync(join(tmpdir(), "coopnets-cli-")), "pipeline.json")
@@ -17,18 +15,25 @@ const pipelineFile = (content: string) => {
 }
 
 describe("node dist/run.js", () => {
-  it("--help documents the modes and every field", () => {
+  it("--help documents every command, every pipeline field with its default, and every stage variant", () => {
     const r = cli("--help")
     expect(r.code).toBe(0)
-    expect(r.stdout).toContain("node dist/run.js sample <run-dir|checkpoint-dir>")
-    for (const field of [
-      "langevin.stepSize",
-      "training.chains",
-      "stages.teach",
-      "output.checkpointEvery",
-      "backend",
-    ])
-      expect(r.stdout).toContain(field)
+    for (const command of ["sample", "interpolate", "compare", "complete", "evaluate"])
+      expect(r.stdout).toContain(`node dist/run.js ${command} [flags] <`)
+    const lines = r.stdout.split("\n")
+    const fields = fieldDocs(PipelineSpec.ast)
+    expect(fields.length).toBeGreaterThan(35)
+    for (const field of fields) {
+      const line = lines.find((l) => l.trimStart().startsWith(`${field.path} `))
+      expect(line, field.path).toBeDefined()
+      expect(line, field.path).toContain(JSON.stringify(field.default))
+    }
+    for (const v of variants) expect(r.stdout).toContain(`"${v.name}": ${v.summary}`)
+    // a command's own --help lists its flags with their lines
+    const sample = cli("sample", "--help")
+    expect(sample.code).toBe(0)
+    expect(sample.stdout).toContain("--langevin N")
+    expect(sample.stdout).toContain("descriptor Langevin steps after the generator")
   })
 
   it("names a missing pipeline file", () => {

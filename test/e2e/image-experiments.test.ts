@@ -4,18 +4,17 @@
  * `interpolate`; a folder run that skips a corrupt file and reports it; a
  * CIFAR-10 run on binary batches the test writes.
  */
-import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import sharp from "sharp"
 import { beforeAll, describe, expect, it } from "vitest"
-import { CIFAR_RECORD } from "../src/pipeline/data/cifar10.js"
-import { testBackend } from "./support.js"
+import { CIFAR_RECORD } from "../../src/pipeline/data/cifar10.js"
+import { cli as run, testBackend } from "../support.js"
 
 const cli = (...args: Array<string>) => {
-  const r = spawnSync(process.execPath, ["dist/run.js", ...args], { encoding: "utf8" })
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, last: lastLine(r.stderr) }
+  const r = run(...args)
+  return { ...r, last: lastLine(r.stderr) }
 }
 /** The summary or error line (the backend line comes first). */
 const lastLine = (text: string) => `${text.trimEnd().split("\n").pop()}\n`
@@ -36,8 +35,8 @@ const npyShape = (file: string) => /'shape': \(([^)]*)\)/.exec(readFileSync(file
 describe("--help", () => {
   it("documents interpolate, sample --size and every data source's fields", () => {
     const help = cli("--help").stdout
-    expect(help).toContain("node dist/run.js interpolate <run-dir|checkpoint-dir> [--steps 8] [--pairs 4]")
-    expect(help).toContain("[--size S]")
+    expect(help).toContain("node dist/run.js interpolate [flags] <run-dir|checkpoint-dir>")
+    expect(help).toMatch(/--size N +texture nets: synthesise S×S images/)
     for (const source of ["mnist", "folder", "cifar10", "texture"])
       expect(help).toContain(`data.source "${source}"`)
     for (const field of ["data.strict", "data.files", "data.crops", "data.normalize"])

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { foldIn, normals, permutation, rootKey, uniforms } from "../src/models/random.js"
+import { foldIn, normals, permutation, rootKey, uniforms } from "../../src/models/random.js"
 
 describe("keyed randomness", () => {
   it("gives the same numbers for the same key and different numbers for another", () => {

@@ -10,12 +10,12 @@ import { NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import sharp from "sharp"
 import { beforeAll, describe, expect, it } from "vitest"
-import { parseArgs } from "../src/pipeline/commands/cli.js"
-import { compare, markdownTable, summarize } from "../src/pipeline/commands/compare.js"
-import { sample } from "../src/pipeline/commands/sample.js"
-import type { PipelineSpec } from "../src/pipeline/config/spec.js"
-import { train } from "../src/pipeline/training/train.js"
-import { tinySpec, useTestBackend } from "./support.js"
+import { parseArgs } from "../../src/pipeline/commands/cli.js"
+import { compare, markdownTable, summarize } from "../../src/pipeline/commands/compare.js"
+import { sample } from "../../src/pipeline/commands/sample.js"
+import type { PipelineSpec } from "../../src/pipeline/config/spec.js"
+import { train } from "../../src/pipeline/training/train.js"
+import { tinySpec, useTestBackend } from "../support.js"
 
 const run = <A, E>(effect: Effect.Effect<A, E, NodeServices.NodeServices>) =>
   Effect.runPromise(effect.pipe(Effect.provide(NodeServices.layer)))
@@ -245,7 +245,7 @@ describe("compare", () => {
       }).pipe(Effect.flip),
     )
     expect(error.message).toBe(
-      `${bad}: stages.teach "mcmc" conflicts with stages.chains "noise": teaching regresses g(z) onto the revised samples with the z that drafted them, and noise chains have no z; use stages.teach "none" (the descriptor alone) or stages.chains "generator".`,
+      `${bad}: stages.teach "mcmc" needs chains that carry the z that drafted them (it regresses g(z) onto the revised samples), which stages.chains "noise" does not provide; use stages.chains "generator", "persistent" (with persistent.reinitFrom "generator") or "conditional".`,
     )
     expect(readdirSync(dir)).not.toContain("fresh")
   })
@@ -255,9 +255,12 @@ describe("compare summaries and command line", () => {
   it("average the last 10 iterations and time all but the first", () => {
     const lines = Array.from({ length: 12 }, (_, i) => ({
       iteration: i + 1,
+      epoch: 0,
       energy: { observed: i, drafted: null, revised: 2 * i },
       descriptorLoss: 1,
+      generatorLoss: null,
       reconstructionError: null,
+      memory: { tensors: 10, rssMb: 100 },
       ms: { iteration: i === 0 ? 1000 : 10 },
     }))
     const row = summarize("r", "r.json", base.stages, lines)
@@ -275,7 +278,11 @@ describe("compare summaries and command line", () => {
 
   it("parses compare arguments and rejects too few files", async () => {
     expect(
-      await Effect.runPromise(parseArgs(["compare", "a.json", "b.json", "--iterations", "60", "--out", "o"])),
+      await Effect.runPromise(
+        parseArgs(["compare", "a.json", "b.json", "--iterations", "60", "--out", "o"]).pipe(
+          Effect.provide(NodeServices.layer),
+        ),
+      ),
     ).toEqual({
       kind: "compare",
       files: ["a.json", "b.json"],
@@ -285,7 +292,9 @@ describe("compare summaries and command line", () => {
       outDir: "o",
       force: false,
     })
-    const error = await Effect.runPromise(parseArgs(["compare", "a.json"]).pipe(Effect.flip))
+    const error = await Effect.runPromise(
+      parseArgs(["compare", "a.json"]).pipe(Effect.flip, Effect.provide(NodeServices.layer)),
+    )
     expect(error.message).toBe(
       "compare needs two or more pipeline files, e.g. `node dist/run.js compare config/mnist-quick.json config/mnist-descriptor-alone.json --iterations 60`.",
     )

@@ -6,8 +6,8 @@ import { NodeServices } from "@effect/platform-node"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { expect, it } from "vitest"
-import { train } from "../src/pipeline/training/train.js"
-import { tinySpec } from "./support.js"
+import { train } from "../../src/pipeline/training/train.js"
+import { tinySpec } from "../support.js"
 
 it("trains on the cpu backend", async () => {
   const outDir = join(mkdtempSync(join(tmpdir(), "coopnets-cpu-")), "run")

@@ -8,11 +8,11 @@ import {
   langevinRevise,
   latentRevise,
   score,
-} from "../src/models/coopnets.js"
-import { forward, initParams, type NetSpec, paramSpecs } from "../src/models/layers.js"
-import { mnist } from "../src/models/nets.js"
-import { normalTensor, rootKey } from "../src/models/random.js"
-import { bytesOf, useTestBackend } from "./support.js"
+} from "../../src/models/coopnets.js"
+import { forward, initParams, type NetSpec, paramSpecs } from "../../src/models/layers.js"
+import { mnist } from "../../src/models/nets.js"
+import { normalTensor, rootKey } from "../../src/models/random.js"
+import { bytesOf, useTestBackend } from "../support.js"
 
 const official = {
   descriptorChannels: [64, 128, 256] as const,
@@ -177,7 +177,7 @@ describe("CoopNets math", () => {
 
 describe("MAC counts", () => {
   it("match the hand count of the official MNIST iteration (112.7 GMAC)", async () => {
-    const { iterationMacs, forwardMacs } = await import("../src/models/flops.js")
+    const { iterationMacs, forwardMacs } = await import("../../src/models/flops.js")
     // descriptor: 14²·16·1·64 + 7²·16·64·128 + 4²·16·128·256 + 1·16·256·100
     expect(forwardMacs(mnist.descriptor(official))).toBe(200704 + 6422528 + 8388608 + 409600)
     // generator: 1·16·100·512 + 4²·16·512·256 + 7²·16·256·128 + 14²·16·128·1

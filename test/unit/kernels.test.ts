@@ -7,7 +7,7 @@ import {
   fallbackKernelsRegistered,
   registerFallbackKernels,
   unregisterFallbackKernels,
-} from "../src/pipeline/backend/kernels.js"
+} from "../../src/pipeline/backend/kernels.js"
 
 type Pad =
   | "same"

@@ -3,8 +3,8 @@ import { createRequire } from "node:module"
 import path from "node:path"
 import * as tf from "@tensorflow/tfjs-core"
 import { describe, expect, it } from "vitest"
-import { fallbackKernelsRegistered } from "../src/pipeline/backend/kernels.js"
-import { BackendUnavailable, selectBackend } from "../src/pipeline/backend/select.js"
+import { fallbackKernelsRegistered } from "../../src/pipeline/backend/kernels.js"
+import { BackendUnavailable, selectBackend } from "../../src/pipeline/backend/select.js"
 
 const require = createRequire(import.meta.url)
 const packageDir = (pkg: string): string | undefined => {

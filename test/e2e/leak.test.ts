@@ -11,10 +11,10 @@ import { NodeServices } from "@effect/platform-node"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
-import { buildModels, disposeModels } from "../src/pipeline/nets/build.js"
-import { readCheckpoint, restoreModels } from "../src/pipeline/run-dir/checkpoint.js"
-import { train } from "../src/pipeline/training/train.js"
-import { tinySpec, useTestBackend } from "./support.js"
+import { buildModels, disposeModels } from "../../src/pipeline/nets/build.js"
+import { readCheckpoint, restoreModels } from "../../src/pipeline/run-dir/checkpoint.js"
+import { train } from "../../src/pipeline/training/train.js"
+import { tinySpec, useTestBackend } from "../support.js"
 
 const run = <A, E>(effect: Effect.Effect<A, E, NodeServices.NodeServices>) =>
   Effect.runPromise(effect.pipe(Effect.provide(NodeServices.layer)))

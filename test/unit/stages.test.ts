@@ -6,31 +6,27 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Layer, Stream } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
-import * as ModelsLayer from "../src/pipeline/nets/build.js"
-import { stageOptions } from "../src/pipeline/training/train.js"
-import { batchAt, observedBatches } from "../src/stages/load.js"
-import type { Models } from "../src/stages/models.js"
-import { release, type Taught } from "../src/stages/records.js"
-import { registry } from "../src/stages/registry.js"
-import { bytesOf, observedAt, syntheticDigits, tinySpec, useTestBackend } from "./support.js"
+import * as ModelsLayer from "../../src/pipeline/nets/build.js"
+import { stagesOf } from "../../src/pipeline/training/stages.js"
+import { batchAt, observedBatches } from "../../src/stages/load.js"
+import type { Models } from "../../src/stages/models.js"
+import { release, type Taught } from "../../src/stages/records.js"
+import { bytesOf, observedAt, syntheticDigits, tinySpec, useTestBackend } from "../support.js"
 
 const spec = tinySpec()
-const options = stageOptions(spec)
-const draft = registry.chains.generator(options)
-const revise = registry.revise.langevin(options)
-const update = registry.updateDescriptor.adam(options)
-const teach = registry.teach.mcmc(options)
+const { draft, revise, updateDescriptor: update, teach } = stagesOf(spec)
 
-const iteration = (i: number) =>
+const iteration = (i: number, stages = { draft, revise, update, teach }) =>
   Effect.gen(function* () {
+    const { draft, revise, update, teach } = stages
     const drafted = yield* draft(observedAt(spec, i))
     const revised = yield* revise(drafted)
     const updated = yield* update(revised)
     return yield* teach(updated)
   })
 
-const withModels = <A, E>(effect: Effect.Effect<A, E, Models>) =>
-  Effect.runPromise(effect.pipe(Effect.provide(ModelsLayer.layer(spec))) as Effect.Effect<A, E>)
+const withModels = <A, E>(effect: Effect.Effect<A, E, Models>, models = spec) =>
+  Effect.runPromise(effect.pipe(Effect.provide(ModelsLayer.layer(models))) as Effect.Effect<A, E>)
 
 beforeAll(async () => {
   await useTestBackend()
@@ -91,22 +87,30 @@ describe("draft → revise → updateDescriptor → teach", () => {
     expect(counts[1]).toBe(counts[0])
   })
 
-  it("are deterministic under a seed", async () => {
-    const run = () =>
-      withModels(
+  it("are deterministic under a seed, and another seed gives other bytes", async () => {
+    const run = (seed: number) => {
+      const seeded = { ...spec, seed }
+      const s = stagesOf(seeded)
+      const stages = { draft: s.draft, revise: s.revise, update: s.updateDescriptor, teach: s.teach }
+      return withModels(
         Effect.gen(function* () {
-          release(yield* iteration(0))
-          const out: Taught = yield* iteration(1)
+          release(yield* iteration(0, stages))
+          const out: Taught = yield* iteration(1, stages)
           const bytes = [bytesOf(out.drafts), bytesOf(out.revised)]
           release(out)
           return bytes
         }),
+        seeded,
       )
-    expect(await run()).toEqual(await run())
+    }
+    const [a, b, other] = [await run(1), await run(1), await run(2)]
+    expect(a).toEqual(b)
+    expect(other[0]).not.toEqual(a[0])
+    expect(other[1]).not.toEqual(a[1])
   })
 
   it("teach none leaves the generator untouched", async () => {
-    const none = registry.teach.none(options)
+    const none = stagesOf({ ...spec, stages: { ...spec.stages, teach: "none" } }).teach
     const same = await withModels(
       Effect.gen(function* () {
         const drafted = yield* draft(observedAt(spec, 0))

@@ -8,16 +8,17 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import sharp from "sharp"
 import { beforeAll, describe, expect, it } from "vitest"
-import { dataDefaults } from "../src/pipeline/config/data-spec.js"
-import { checkSpec, decodeSpec } from "../src/pipeline/config/spec.js"
-import { CIFAR_RECORD, loadCifar10 } from "../src/pipeline/data/cifar10.js"
-import { loadDataset } from "../src/pipeline/data/dataset.js"
-import { decodeImage, minMaxScale } from "../src/pipeline/data/decode.js"
-import { loadFolder } from "../src/pipeline/data/folder.js"
-import { loadTexture } from "../src/pipeline/data/texture.js"
+import { checkSpec } from "../../src/pipeline/config/checks.js"
+import { FolderData, TextureData } from "../../src/pipeline/config/data-spec.js"
+import { decodeSpec } from "../../src/pipeline/config/spec.js"
+import { CIFAR_RECORD, loadCifar10 } from "../../src/pipeline/data/cifar10.js"
+import { loadDataset } from "../../src/pipeline/data/dataset.js"
+import { decodeImage, minMaxScale } from "../../src/pipeline/data/decode.js"
+import { loadFolder } from "../../src/pipeline/data/folder.js"
+import { loadTexture } from "../../src/pipeline/data/texture.js"
 
 const run = <A, E>(effect: Effect.Effect<A, E, NodeServices.NodeServices>) =>
   Effect.runPromise(effect.pipe(Effect.provide(NodeServices.layer)))
@@ -35,6 +36,12 @@ const ramp = (w: number, h: number, format: "png" | "jpeg" | "webp", channels: 1
   return sharp(pixels, { raw: { width: w, height: h, channels } })
     .toFormat(format, format === "png" ? {} : { quality: 100 })
     .toBuffer()
+}
+
+/** Each source's fields at their defaults (the folder's path is required: a placeholder). */
+const dataDefaults = {
+  folder: Schema.decodeUnknownSync(FolderData)({ source: "folder", path: "unset" }),
+  texture: Schema.decodeUnknownSync(TextureData)({ source: "texture" }),
 }
 
 const folder = (path: string, over: Partial<typeof dataDefaults.folder> = {}) => ({

@@ -4,19 +4,13 @@
  * stage, iteration, quantity and what to change; the last good checkpoint
  * stays loadable.
  */
-import { spawnSync } from "node:child_process"
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { testBackend } from "./support.js"
+import { cli, testBackend } from "../support.js"
 
 const scratch = () => mkdtempSync(join(tmpdir(), "coopnets-diverge-"))
-
-const cli = (...args: Array<string>) => {
-  const r = spawnSync(process.execPath, ["dist/run.js", ...args], { encoding: "utf8" })
-  return { code: r.status, stderr: r.stderr }
-}
 
 const pipeline = (stepSize: number, iterations: number) => {
   const file = join(scratch(), "diverge.json")

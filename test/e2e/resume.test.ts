@@ -3,12 +3,12 @@
  * and resumed each time ends byte-identical to the same run never interrupted;
  * SIGINT finishes the iteration, writes a checkpoint and exits 130.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { testBackend } from "./support.js"
+import { cli, testBackend } from "../support.js"
 
 const scratch = () => mkdtempSync(join(tmpdir(), "coopnets-resume-"))
 
@@ -28,11 +28,6 @@ const pipeline = (iterations: number) => {
     }),
   )
   return file
-}
-
-const cli = (...args: Array<string>) => {
-  const r = spawnSync(process.execPath, ["dist/run.js", ...args], { encoding: "utf8" })
-  return { code: r.status, stderr: r.stderr }
 }
 
 const metricsLines = (dir: string): number => {

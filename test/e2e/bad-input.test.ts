@@ -4,7 +4,7 @@
  * the given code, create no output directory, and leave an existing run
  * directory byte for byte as it was.
  */
-import { spawn, spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import {
   cpSync,
   existsSync,
@@ -18,8 +18,8 @@ import {
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
-import { stageNames } from "../src/stages/registry.js"
-import { testBackend } from "./support.js"
+import { stageNames } from "../../src/stages/registry.js"
+import { cli as run, testBackend } from "../support.js"
 
 const root = mkdtempSync(join(tmpdir(), "coopnets-bad-"))
 const out = join(root, "out")
@@ -37,10 +37,7 @@ const tiny = {
   output: { sampleEvery: 2, checkpointEvery: 2, logEvery: 1 },
 }
 
-const cli = (args: ReadonlyArray<string>) => {
-  const r = spawnSync(process.execPath, ["dist/run.js", ...args], { encoding: "utf8" })
-  return { code: r.status, stderr: r.stderr }
-}
+const cli = (args: ReadonlyArray<string>) => run(...args)
 
 /** The same, without blocking, so that cases overlap (most of their time is Node starting up). */
 const cliAsync = (args: ReadonlyArray<string>) =>
@@ -429,8 +426,6 @@ beforeAll(() => {
 }, 120_000)
 
 describe(`${cases.length} bad inputs through node dist/run.js`, () => {
-  it("has at least 30 cases", () => expect(cases.length).toBeGreaterThanOrEqual(30))
-
   for (const [i, c] of cases.entries())
     it.concurrent(c.name, async () => {
       const file = join(root, `case-${i}.json`)

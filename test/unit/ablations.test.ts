@@ -7,17 +7,24 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
-import { unpack } from "../src/models/checkpoint.js"
-import { generate, type Net, score, withLabels } from "../src/models/coopnets.js"
-import type { PipelineSpec } from "../src/pipeline/config/spec.js"
-import * as ModelsLayer from "../src/pipeline/nets/build.js"
-import { type CheckpointManifest, captureState, restoreModels } from "../src/pipeline/run-dir/checkpoint.js"
-import { stageOptions, stagesOf } from "../src/pipeline/training/train.js"
-import { PERSISTENT_CHAINS, PERSISTENT_LATENTS, restartMask } from "../src/stages/chains-persistent.js"
-import { Models } from "../src/stages/models.js"
-import { release, type Taught } from "../src/stages/records.js"
-import { chainsWriteBack, registry } from "../src/stages/registry.js"
-import { bytesOf, observedAt, tinySpec, useTestBackend } from "./support.js"
+import { unpack } from "../../src/models/checkpoint.js"
+import { generate, type Net, score, withLabels } from "../../src/models/coopnets.js"
+import { checkSpec } from "../../src/pipeline/config/checks.js"
+import type { PipelineSpec } from "../../src/pipeline/config/spec.js"
+import { sectionsFor } from "../../src/pipeline/config/stage-options.js"
+import * as ModelsLayer from "../../src/pipeline/nets/build.js"
+import {
+  type CheckpointManifest,
+  captureState,
+  restoreModels,
+} from "../../src/pipeline/run-dir/checkpoint.js"
+import { stagesOf } from "../../src/pipeline/training/stages.js"
+import { PERSISTENT_CHAINS, PERSISTENT_LATENTS, restartMask } from "../../src/stages/chains-persistent.js"
+import { Models } from "../../src/stages/models.js"
+import { release, type Taught } from "../../src/stages/records.js"
+import { variants as registered, variantNamed, variantsOf } from "../../src/stages/registry.js"
+import { providesCapability, SLOTS, type Slot } from "../../src/stages/stage.js"
+import { bytesOf, observedAt, tinySpec, useTestBackend } from "../support.js"
 
 /** One iteration through the stages a spec names, in the scheduler's order. */
 const pipelineOf = (spec: PipelineSpec) => {
@@ -41,11 +48,34 @@ const conditionalSpec = tinySpec({
   training: { iterations: 3, batchSize: 8, chains: 8 },
 })
 
+/**
+ * A valid spec for every registered variant, found by trying the other slots'
+ * variants in registry order on a few bases until the spec's checks pass: a new
+ * variant is held to the contracts below without a line here.
+ */
+const bases: ReadonlyArray<PipelineSpec> = [
+  tinySpec(),
+  tinySpec({ latentLangevin: { steps: 2, stepSize: 0.1, noise: true } }),
+  tinySpec({ persistent: { reinitFraction: 0.5, reinitFrom: "generator" } }),
+  conditionalSpec,
+]
+const validSpecFor = (variant: (typeof registered)[number]): PipelineSpec | undefined => {
+  const others = SLOTS.filter((slot) => slot !== variant.slot)
+  for (const base of bases)
+    for (const a of variantsOf(others[0] as Slot))
+      for (const b of variantsOf(others[1] as Slot))
+        for (const c of variantsOf(others[2] as Slot)) {
+          const stages = { ...base.stages, [variant.slot]: variant.name }
+          for (const v of [a, b, c]) Object.assign(stages, { [v.slot]: v.name })
+          const spec = { ...base, stages } as PipelineSpec
+          if (Effect.runSync(Effect.result(checkSpec(spec, "contract")))._tag === "Success") return spec
+        }
+  return undefined
+}
+const everyVariant = registered.map((v) => [`${v.slot} "${v.name}"`, validSpecFor(v)] as const)
+
 const variants: ReadonlyArray<readonly [string, PipelineSpec]> = [
-  [
-    "persistent chains (from noise)",
-    tinySpec({ stages: { ...tinySpec().stages, chains: "persistent", teach: "none" } }),
-  ],
+  ...everyVariant.flatMap(([name, spec]) => (spec === undefined ? [] : [[name, spec] as const])),
   [
     "persistent chains (from the generator, taught)",
     tinySpec({
@@ -53,17 +83,6 @@ const variants: ReadonlyArray<readonly [string, PipelineSpec]> = [
       persistent: { reinitFraction: 0.5, reinitFrom: "generator" },
     }),
   ],
-  ["the descriptor alone", tinySpec({ stages: { ...tinySpec().stages, chains: "noise", teach: "none" } })],
-  [
-    "the generator alone (ABP)",
-    tinySpec({
-      stages: { chains: "generator", revise: "none", updateDescriptor: "none", teach: "abp" },
-      latentLangevin: { steps: 3, stepSize: 0.1, noise: true },
-    }),
-  ],
-  ["no teaching", tinySpec({ stages: { ...tinySpec().stages, teach: "none" } })],
-  ["z-revision", tinySpec({ latentLangevin: { steps: 2, stepSize: 0.1, noise: true } })],
-  ["class-conditional", conditionalSpec],
 ]
 
 beforeAll(async () => {
@@ -86,10 +105,9 @@ describe.each(variants)("%s", (_, spec) => {
     expect(out.revised.shape).toEqual([chains, 28, 28, 1])
     expect(out.revised.dtype).toBe("float32")
     expect(out.revised.dataSync().every(Number.isFinite)).toBe(true)
-    const withZ =
-      spec.stages.chains === "generator" ||
-      spec.stages.chains === "conditional" ||
-      (spec.stages.chains === "persistent" && spec.persistent.reinitFrom === "generator")
+    // what the chains variant declares it provides is what it emits
+    const chainsVariant = variantNamed("chains", spec.stages.chains)
+    const withZ = providesCapability(chainsVariant, "z", sectionsFor(spec, chainsVariant))
     expect(out.z?.shape ?? null).toEqual(withZ ? [chains, zDim] : null)
     expect(out.descriptor === null).toBe(spec.stages.updateDescriptor === "none")
     expect(out.generator === null).toBe(spec.stages.teach === "none")
@@ -112,20 +130,37 @@ describe.each(variants)("%s", (_, spec) => {
     expect(after).toBe(before)
   })
 
-  it("is deterministic under a seed", async () => {
-    const run = () =>
-      withModels(
-        spec,
+  it("is deterministic under a seed, and another seed gives other bytes", async () => {
+    const run = (seed: number) => {
+      const seeded = { ...spec, seed }
+      const step = pipelineOf(seeded)
+      return withModels(
+        seeded,
         Effect.gen(function* () {
-          release(yield* iteration(0))
-          const out: Taught = yield* iteration(1)
-          const { generator } = yield* Models
-          const bytes = [bytesOf(out.drafts), bytesOf(out.revised), ...paramBytes(generator)]
+          release(yield* step(0))
+          const out: Taught = yield* step(1)
+          const { generator, descriptor } = yield* Models
+          const bytes = [
+            bytesOf(out.drafts),
+            bytesOf(out.revised),
+            ...paramBytes(generator),
+            ...paramBytes(descriptor),
+          ]
           release(out)
           return bytes
         }),
       )
-    expect(await run()).toEqual(await run())
+    }
+    const [a, b, other] = [await run(1), await run(1), await run(2)]
+    expect(a).toEqual(b)
+    expect(other[1]).not.toEqual(a[1])
+  })
+})
+
+describe("the contracts above", () => {
+  it("hold every registered stage variant, in a spec that passes the checks", () => {
+    expect(everyVariant.filter(([, spec]) => spec === undefined).map(([name]) => name)).toEqual([])
+    expect(everyVariant.length).toBe(registered.length)
   })
 })
 
@@ -135,10 +170,8 @@ describe("persistent chains", () => {
     training: { iterations: 3, batchSize: 8, chains: 16 },
     persistent: { reinitFraction: 0.5, reinitFrom: "generator" },
   })
-  const o = stageOptions(spec)
-  const start = registry.chains.persistent(o)
-  const revise = registry.revise.langevin(o)
-  const keep = chainsWriteBack.persistent(o)
+  const { draft: start, revise, writeBack: keep } = stagesOf(spec)
+  const fromGenerator = stagesOf({ ...spec, stages: { ...spec.stages, chains: "generator" } }).draft
 
   it("continue from the last revision except the chains the keyed mask restarts", async () => {
     const mask = restartMask(spec.seed, 1, 16, 0.5)
@@ -153,7 +186,7 @@ describe("persistent chains", () => {
         const stored = bytesOf(state.get(PERSISTENT_CHAINS) as tf.Variable)
         const revisedBytes = bytesOf(first.revised)
         const storedZ = (state.get(PERSISTENT_LATENTS) as tf.Variable).arraySync() as Array<Array<number>>
-        const fresh = yield* registry.chains.generator(o)(observedAt(spec, 1))
+        const fresh = yield* fromGenerator(observedAt(spec, 1))
         const second = yield* start(observedAt(spec, 1))
         const rows = (t: tf.Tensor) => t.arraySync() as Array<unknown>
         const out = {
@@ -283,8 +316,7 @@ describe("the generator alone (ABP)", () => {
 })
 
 describe("class-conditional CoopNets", () => {
-  const o = stageOptions(conditionalSpec)
-  const draft = registry.chains.conditional(o)
+  const { draft } = stagesOf(conditionalSpec)
 
   it("pair chain j with the one-hot label of observed image j, and condition both nets on it", async () => {
     const result = await withModels(
@@ -349,7 +381,10 @@ describe("class-conditional CoopNets", () => {
 describe("z-revision", () => {
   it("teaches with z revised under q(z|X̂): a different generator than teaching with the drafted z", async () => {
     const taught = (steps: number) => {
-      const spec = tinySpec({ latentLangevin: { steps, stepSize: 0.1, noise: false } })
+      const spec = tinySpec({
+        stages: { ...tinySpec().stages, teach: steps > 0 ? "zrevision" : "mcmc" },
+        latentLangevin: { steps, stepSize: 0.1, noise: false },
+      })
       return withModels(
         spec,
         Effect.gen(function* () {

@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { checkSpec, decodeSpec, defaults } from "../src/pipeline/config/spec.js"
+import { checkSpec } from "../../src/pipeline/config/checks.js"
+import { decodeSpec, specDefaults as defaults } from "../../src/pipeline/config/spec.js"
 
 const decode = (value: unknown, overrides: ReadonlyArray<string> = []) =>
   Effect.runPromise(
@@ -38,7 +39,7 @@ describe("pipeline spec", () => {
       error: `p.json: 4 problems
   - trainning: unknown field; did you mean training?
   - seed: Expected number, got "one"
-  - stages.teach: Expected "mcmc" | "none" | "abp", got "telepathy"
+  - stages.teach: Expected "mcmc" | "zrevision" | "none" | "abp", got "telepathy"
   - langevin.stepSize: Expected a value greater than 0, got -0.1
 Fix these fields and run again; \`node dist/run.js --help\` lists every field and its default.`,
     })

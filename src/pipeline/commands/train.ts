@@ -1,0 +1,133 @@
+/**
+ * Training from the command line: `node dist/run.js <pipeline.json>` (or
+ * `train <pipeline.json>`) starts a run, `--resume <run-dir>` continues one.
+ */
+import { Effect, Option, Path } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { loadPipeline } from "../config/pipeline-file.js"
+import { UsageError } from "../errors.js"
+import { findResumePoint } from "../run-dir/resume.js"
+import { signalExitCode } from "../training/stop.js"
+import { type TrainResult, train } from "../training/train.js"
+import { forceFlag, given, invoke, outFlag, setFlag, UsageHint } from "./flags.js"
+
+export type TrainInvocation =
+  | { readonly kind: "help"; readonly commandPath: ReadonlyArray<string> }
+  | {
+      readonly kind: "train"
+      readonly file: string
+      readonly overrides: ReadonlyArray<string>
+      readonly outDir: string | undefined
+      readonly force: boolean
+    }
+  | { readonly kind: "resume"; readonly runDir: string }
+
+const trainingFlags = {
+  set: setFlag(
+    "override a pipeline field, e.g. --set training.iterations=20 (value parsed as JSON when it parses; repeatable)",
+  ),
+  out: outFlag("the run directory (default runs/<name>)"),
+  force: forceFlag("replace an existing run directory"),
+}
+
+const TRAIN_HINT = "Give exactly one pipeline file, e.g. `node dist/run.js config/mnist-quick.json`."
+
+/** The root command: train the pipeline file given, continue a run with --resume, or print the help. */
+export const trainRoot = Command.make(
+  "node dist/run.js",
+  {
+    file: Argument.String("pipeline.json").pipe(
+      Argument.withDescription("the pipeline to train (see config/)"),
+      Argument.optional,
+    ),
+    resume: Flag.String("resume").pipe(
+      Flag.withDescription(
+        "continue that run from its newest checkpoint, with its own config.json: the result is byte-identical to a run never stopped",
+      ),
+      Flag.withMetavar("RUN-DIR"),
+      Flag.optional,
+    ),
+    ...trainingFlags,
+  },
+  (a) =>
+    Option.isSome(a.resume)
+      ? Option.isSome(a.file) || a.set.length > 0
+        ? Effect.fail(
+            new UsageError({
+              message: `--resume ${a.resume.value} continues the run exactly as its config.json describes, so it takes no pipeline file and no --set (the result would no longer be the run you started). To change settings, start a new run: node dist/run.js <pipeline.json> --out DIR.`,
+            }),
+          )
+        : Option.isSome(a.out) || a.force
+          ? Effect.fail(
+              new UsageError({
+                message: `--resume ${a.resume.value} writes into that run directory; --out and --force do not apply.`,
+              }),
+            )
+          : invoke(() => ({ kind: "resume" as const, runDir: a.resume.pipe(Option.getOrThrow) }))(a)
+      : invoke(
+          (): TrainInvocation =>
+            Option.isSome(a.file)
+              ? { kind: "train", file: a.file.value, overrides: a.set, outDir: given(a.out), force: a.force }
+              : { kind: "help", commandPath: [] },
+        )(a),
+).pipe(
+  Command.withDescription(
+    "Train CoopNets. The run directory receives config.json, run.json, metrics.jsonl, samples/{drafts,revised}-NNNNNN.png and checkpoints/. SIGINT/SIGTERM (Ctrl-C) while training finish the current iteration, write a checkpoint and exit (130/143); a second signal stops at once.",
+  ),
+  Command.annotate(UsageHint, TRAIN_HINT),
+)
+
+/** `train <pipeline.json>`: the same as giving the file to the root command. */
+export const trainCommand = Command.make(
+  "train",
+  {
+    file: Argument.String("pipeline.json").pipe(Argument.withDescription("the pipeline to train")),
+    ...trainingFlags,
+  },
+  invoke((a) => ({
+    kind: "train" as const,
+    file: a.file,
+    overrides: a.set,
+    outDir: given(a.out),
+    force: a.force,
+  })),
+).pipe(
+  Command.withDescription("Train the pipeline file (as without the word train)."),
+  Command.annotate(UsageHint, TRAIN_HINT),
+)
+
+/** The last line of a training run: done, or stopped by a signal after a checkpoint (exit 130/143). */
+const summarise = (name: string, result: TrainResult): void => {
+  if (result.stopped !== undefined) {
+    process.stderr.write(
+      `[${name}] stopped by ${result.stopped} after iteration ${result.iterations}; checkpoint written. Continue with: node dist/run.js --resume ${result.outDir}\n`,
+    )
+    process.exitCode = signalExitCode(result.stopped)
+    return
+  }
+  process.stderr.write(
+    `[${name}] done: ${result.iterations} iterations, ${(result.msPerIteration / 1000).toFixed(2)} s/it on ${result.backend}. ` +
+      `Run directory ${result.outDir} (metrics.jsonl, samples/, checkpoints/final).\n`,
+  )
+}
+
+export const runTraining = (o: Extract<TrainInvocation, { kind: "train" }>) =>
+  Effect.gen(function* () {
+    const path = yield* Path.Path
+    const spec = yield* loadPipeline(o.file, o.overrides)
+    const outDir = o.outDir ?? path.join("runs", spec.name)
+    const result = yield* train(spec, { source: o.file, outDir, force: o.force })
+    yield* Effect.sync(() => summarise(spec.name, result))
+  })
+
+export const runResume = (o: Extract<TrainInvocation, { kind: "resume" }>) =>
+  Effect.gen(function* () {
+    const point = yield* findResumePoint(o.runDir)
+    const result = yield* train(point.spec, {
+      source: `${o.runDir}/config.json`,
+      outDir: o.runDir,
+      force: false,
+      resume: point,
+    })
+    yield* Effect.sync(() => summarise(point.spec.name, result))
+  })

@@ -1,0 +1,90 @@
+/**
+ * The run directory: where each file of a run lives, and claiming a directory
+ * for a command's outputs. The one owner of the layout:
+ *
+ *   <run>/config.json                the resolved pipeline (defaults filled in)
+ *   <run>/run.json                   source file, backend and why, versions, start time
+ *   <run>/metrics.jsonl              one line per iteration, plus evaluation lines (metrics.ts)
+ *   <run>/samples/<kind>-NNNNNN.png  grids of drafts and revisions
+ *   <run>/checkpoints/iter-NNNNNN/   periodic checkpoints; checkpoints/final/ the last
+ */
+import { Effect, FileSystem, type Path } from "effect"
+import { OutputError } from "../errors.js"
+
+export const checkpointName = (iteration: number): string => `iter-${String(iteration).padStart(6, "0")}`
+
+const CHECKPOINT_NAME = /^iter-(\d{6,})$/
+
+/** `iter-NNNNNN` names, oldest first (by number: iter-1000000 comes after iter-999999). */
+export const numberedCheckpoints = (names: ReadonlyArray<string>): Array<string> =>
+  names
+    .filter((n) => CHECKPOINT_NAME.test(n))
+    .sort((a, b) => Number(a.slice("iter-".length)) - Number(b.slice("iter-".length)))
+
+/** What a killed writer can leave behind: `<name>.tmp-<pid>`, `<name>.old-<pid>`, `<name>.trash-<pid>`. */
+export const LEFTOVER = /\.(tmp|old|trash)-\d+$/
+
+export interface RunFiles {
+  readonly dir: string
+  readonly config: string
+  readonly record: string
+  readonly metrics: string
+  readonly samples: string
+  /** the grid of `kind` ("drafts" | "revised") written after `iteration` iterations */
+  readonly grid: (kind: string, iteration: number) => string
+  readonly checkpoints: string
+  /** `checkpoints/<name>`: `final` or `iter-NNNNNN` */
+  readonly checkpoint: (name: string) => string
+}
+
+export const runFiles = (dir: string, path: Path.Path): RunFiles => ({
+  dir,
+  config: path.join(dir, "config.json"),
+  record: path.join(dir, "run.json"),
+  metrics: path.join(dir, "metrics.jsonl"),
+  samples: path.join(dir, "samples"),
+  grid: (kind, iteration) => path.join(dir, "samples", `${kind}-${String(iteration).padStart(6, "0")}.png`),
+  checkpoints: path.join(dir, "checkpoints"),
+  checkpoint: (name) => path.join(dir, "checkpoints", name),
+})
+
+export interface ClaimOptions {
+  readonly force: boolean
+  /**
+   * What --force does with an existing directory: "replace" removes it first (a
+   * run or comparison directory is one whole); "overwrite" keeps it and writes
+   * the command's files over their old versions (outputs inside a run directory).
+   */
+  readonly onForce: "replace" | "overwrite"
+  /** how messages name the directory, e.g. "Run directory" */
+  readonly what?: string
+}
+
+/**
+ * Claims `dir` for a command's outputs: it must be absent or empty, or --force
+ * takes it over. Nothing is created here (a command that fails before writing
+ * leaves nothing behind); the writer creates directories as files arrive.
+ */
+export const claimOutputDir = (
+  dir: string,
+  o: ClaimOptions,
+): Effect.Effect<void, OutputError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const entries = yield* fs.readDirectory(dir).pipe(Effect.orElseSucceed(() => [] as Array<string>))
+    if (entries.length > 0) {
+      if (!o.force)
+        return yield* new OutputError({
+          message: `${o.what === undefined ? dir : `${o.what} ${dir}`} already exists and is not empty. Pass --out DIR to write elsewhere, or --force to replace ${o.onForce === "replace" ? "it" : "its files"}.`,
+        })
+      if (o.onForce === "replace") yield* fs.remove(dir, { recursive: true })
+    }
+  }).pipe(
+    Effect.mapError((e) =>
+      e instanceof OutputError
+        ? e
+        : new OutputError({
+            message: `Cannot replace ${o.what?.toLowerCase() ?? "directory"} ${dir}: ${e.message}`,
+          }),
+    ),
+  )

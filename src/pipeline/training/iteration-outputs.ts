@@ -1,0 +1,147 @@
+/**
+ * What the scheduler does with each finished iteration, one step each: the
+ * metrics line, the periodic sample-quality evaluation, the sample grids, the
+ * periodic checkpoint, and the progress line. Every file goes through the
+ * writer's bounded queue, so encoding and disk stay off the compute path.
+ */
+import * as tf from "@tensorflow/tfjs-core"
+import { Effect, Ref } from "effect"
+import type { Models, ModelsShape } from "../../stages/models.js"
+import type { Taught } from "../../stages/records.js"
+import type { PipelineSpec } from "../config/spec.js"
+import type { OutputError } from "../errors.js"
+import type { TrainingEvaluator } from "../evaluation/training-evaluator.js"
+import { captureState, checkpointJob } from "../run-dir/checkpoint.js"
+import { encodePng, tile } from "../run-dir/image-files.js"
+import { checkpointName, type RunFiles } from "../run-dir/layout.js"
+import { type IterationLine, metricsJob } from "../run-dir/metrics.js"
+import { pruneJob } from "../run-dir/resume.js"
+import { fileJob, type WriterShape } from "../run-dir/writer.js"
+import type { Progress } from "./progress.js"
+
+/** An iteration whose stages have all run, with its wall time (from the end of the previous one). */
+export interface Finished {
+  readonly record: Taught
+  readonly ms: number
+}
+
+const round2 = (v: number): number => Math.round(v * 100) / 100
+
+export const iterationLine = ({ record: r, ms }: Finished): IterationLine => ({
+  iteration: r.iteration + 1,
+  epoch: r.epoch,
+  energy: {
+    observed: r.descriptor?.observedEnergy ?? null,
+    drafted: r.draftEnergy,
+    revised: r.descriptor?.revisedEnergy ?? null,
+  },
+  descriptorLoss: r.descriptor?.loss ?? null,
+  generatorLoss: r.generator?.loss ?? null,
+  reconstructionError: r.generator?.reconstructionError ?? null,
+  memory: { tensors: tf.memory().numTensors, rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20) },
+  ms: {
+    ...Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, round2(v)])),
+    iteration: round2(ms),
+  },
+})
+
+/**
+ * Wall time per iteration, measured between consecutive finished iterations;
+ * time spent in work that is not training (the periodic evaluation) is left out.
+ */
+export interface Stopwatch {
+  readonly lap: Effect.Effect<number>
+  readonly exclude: (ms: number) => Effect.Effect<void>
+}
+
+export const makeStopwatch: Effect.Effect<Stopwatch> = Effect.map(Ref.make(performance.now()), (last) => ({
+  lap: Effect.flatMap(
+    Effect.sync(() => performance.now()),
+    (now) => Ref.modify(last, (before) => [now - before, now] as const),
+  ),
+  exclude: (ms) => Ref.update(last, (t) => t + ms),
+}))
+
+export interface OutputContext {
+  readonly spec: PipelineSpec
+  readonly files: RunFiles
+  readonly writer: WriterShape
+  readonly models: ModelsShape
+}
+
+const done = (f: Finished): number => f.record.iteration + 1
+
+/** metrics.jsonl: one line per iteration. */
+export const writeMetrics =
+  (c: OutputContext) =>
+  (f: Finished): Effect.Effect<void, OutputError> =>
+    c.writer.submit(metricsJob(c.files.metrics, iterationLine(f)))
+
+/** Every `evaluation.every` iterations: the sample quality of the current nets, one more metrics line. */
+export const evaluateEvery =
+  (c: OutputContext, evaluator: TrainingEvaluator | undefined, stopwatch: Stopwatch) =>
+  (f: Finished): Effect.Effect<void, OutputError> =>
+    evaluator === undefined || done(f) % evaluator.every !== 0
+      ? Effect.void
+      : Effect.gen(function* () {
+          // reads the weights, draws with its own keys: the training is untouched
+          const line = evaluator.evaluate(c.models, done(f))
+          yield* stopwatch.exclude(line.evaluation.ms)
+          yield* c.writer.submit(metricsJob(c.files.metrics, line))
+        })
+
+/** Every `output.sampleEvery` iterations and at the last: PNG grids of the drafts and the revised samples. */
+export const writeGrids =
+  (c: OutputContext) =>
+  (f: Finished): Effect.Effect<void, OutputError> =>
+    done(f) % c.spec.output.sampleEvery !== 0 && done(f) !== c.spec.training.iterations
+      ? Effect.void
+      : Effect.forEach(
+          [
+            ["drafts", f.record.drafts],
+            ["revised", f.record.revised],
+          ] as const,
+          ([kind, tensor]) => {
+            const values = tensor.dataSync() as Float32Array
+            const [count, ...image] = tensor.shape
+            return c.writer.submit(
+              fileJob(c.files.grid(kind, done(f)), () =>
+                encodePng(tile(values, count, image as [number, number, number])),
+              ),
+            )
+          },
+          { discard: true },
+        )
+
+/** The newest checkpoint written, for the divergence message. */
+export type LastCheckpoint = Ref.Ref<{ readonly dir: string; readonly iteration: number } | undefined>
+
+/** Writes `checkpoints/<name>` with everything trained so far, then prunes the oldest `iter-` ones. */
+export const writeCheckpoint = (
+  c: OutputContext,
+  name: string,
+  iteration: number,
+  last: LastCheckpoint,
+): Effect.Effect<void, OutputError, Models> =>
+  Effect.gen(function* () {
+    const state = yield* captureState(c.models)
+    yield* c.writer.submit(checkpointJob(c.files.checkpoint(name), c.spec, iteration, state))
+    yield* Ref.set(last, { dir: c.files.checkpoint(name), iteration })
+    if (name !== "final") yield* c.writer.submit(pruneJob(c.files.checkpoints, c.spec.output.keepCheckpoints))
+  })
+
+/** Every `output.checkpointEvery` iterations (but the last, which writes `final`): a checkpoint. */
+export const checkpointEvery =
+  (c: OutputContext, last: LastCheckpoint) =>
+  (f: Finished): Effect.Effect<void, OutputError, Models> => {
+    const every = c.spec.output.checkpointEvery
+    return every > 0 && done(f) % every === 0 && done(f) !== c.spec.training.iterations
+      ? writeCheckpoint(c, checkpointName(done(f)), done(f), last)
+      : Effect.void
+  }
+
+/** The progress line (every `output.logEvery` iterations). */
+export const showProgress =
+  (progress: Progress) =>
+  (f: Finished): Effect.Effect<void> =>
+    Effect.sync(() => progress.update(f.record, f.ms))
