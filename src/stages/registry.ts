@@ -6,6 +6,7 @@
 import { conditionalChains } from "./chains-conditional.js"
 import { noiseChains } from "./chains-noise.js"
 import { persistentChains } from "./chains-persistent.js"
+import { uniformChains } from "./chains-uniform.js"
 import { generatorChains } from "./draft.js"
 import { langevinRevision } from "./revise.js"
 import { noRevision } from "./revise-none.js"
@@ -22,6 +23,7 @@ export const variants = [
   persistentChains,
   noiseChains,
   conditionalChains,
+  uniformChains,
   langevinRevision,
   noRevision,
   adamDescriptorUpdate,
