@@ -57,7 +57,7 @@ describe("node dist/run.js", () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toBe(
       `error: ${file}: 3 problems
-  - stages.chains: Expected "generator" | "persistent" | "noise" | "conditional", got "magic"
+  - stages.chains: Expected "generator" | "persistent" | "noise" | "conditional" | "uniform", got "magic"
   - langevin.stepSize: Expected a value greater than 0, got -1
   - training.iterations: Expected number, got "ten"
 Fix these fields and run again; \`node dist/run.js --help\` lists every field and its default.
