@@ -9,17 +9,14 @@ import { latentRevise } from "../models/coopnets.js"
 import { foldIn, rootKey } from "../models/random.js"
 import { LatentLangevinSection } from "./options.js"
 import { defineStage } from "./stage.js"
-import { teachWith } from "./teach.js"
+import { revisionNeeded, teachWith } from "./teach.js"
 
 export const zRevisionTeaching = defineStage({
   slot: "teach",
   name: "zrevision",
   summary: "like mcmc, after latentLangevin.steps Langevin steps revising z under q(z│X̂)",
   options: { latentLangevin: LatentLangevinSection },
-  needs: [
-    { capability: "z", why: "z-revision starts from the z that drafted each chain" },
-    { capability: "revision", why: "the generator learns from what the descriptor's revision added" },
-  ],
+  needs: [{ capability: "z", why: "z-revision starts from the z that drafted each chain" }, revisionNeeded],
   check: ({ options }) =>
     options.latentLangevin.steps === 0
       ? [

@@ -36,15 +36,18 @@ export const teachWith =
     ).pipe(Effect.map(([generator, timings]) => ({ ...input, generator, timings })))
   }
 
+/** Teaching from the chains needs them revised: the generator learns what the revision added. */
+export const revisionNeeded = {
+  capability: "revision",
+  why: "the generator learns from what the descriptor's revision added",
+} as const
+
 export const mcmcTeaching = defineStage({
   slot: "teach",
   name: "mcmc",
   summary: "the generator regresses g(z) onto the revised samples with the z that drafted them (the default)",
   options: { latentLangevin: LatentLangevinSection },
-  needs: [
-    { capability: "z", why: "it regresses g(z) onto the revised samples" },
-    { capability: "revision", why: "the generator learns from what the descriptor's revision added" },
-  ],
+  needs: [{ capability: "z", why: "it regresses g(z) onto the revised samples" }, revisionNeeded],
   check: ({ options }) =>
     options.latentLangevin.steps > 0
       ? [

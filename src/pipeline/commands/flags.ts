@@ -3,7 +3,7 @@
  * how a command turns its parsed flags into a typed invocation (see cli.ts).
  */
 import { Context, Effect, Option } from "effect"
-import { CliError, Flag } from "effect/cli"
+import { Argument, CliError, Flag } from "effect/cli"
 
 /** An integer flag ≥ `min`, rejected with a message that names it and the value given. */
 export const intFlag = (name: string, min: number, description: string) =>
@@ -36,6 +36,11 @@ export const choiceFlag = <const C extends ReadonlyArray<string>>(
         : Effect.fail(new CliError.ValidationError({ message: why(raw) })),
     ),
   )
+
+/** The run or checkpoint directory a command reads a trained model from. */
+export const trainedRunArgument = Argument.String("run-dir|checkpoint-dir").pipe(
+  Argument.withDescription("a run directory (its checkpoints/final) or a checkpoint directory"),
+)
 
 export const outFlag = (what: string) =>
   Flag.String("out").pipe(Flag.withDescription(what), Flag.withMetavar("DIR"), Flag.optional)

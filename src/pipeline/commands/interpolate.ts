@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Path } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Command, Flag } from "effect/cli"
 import { langevinRevise, withLabels } from "../../models/coopnets.js"
 import { generateEach, type InterpolationMode, interpolationPaths } from "../../models/interpolation.js"
 import { oneHot } from "../../models/labels.js"
@@ -19,7 +19,16 @@ import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
 import { encodeNpy, encodePng, tile } from "../run-dir/image-files.js"
 import * as WriterLayer from "../run-dir/writer.js"
 import { fileJob, Writer } from "../run-dir/writer.js"
-import { choiceFlag, forceFlag, given, intFlag, invoke, outFlag, UsageHint } from "./flags.js"
+import {
+  choiceFlag,
+  forceFlag,
+  given,
+  intFlag,
+  invoke,
+  outFlag,
+  trainedRunArgument,
+  UsageHint,
+} from "./flags.js"
 
 export interface InterpolateOptions {
   /** a run directory or a checkpoint directory */
@@ -38,9 +47,7 @@ export interface InterpolateOptions {
 export const interpolateCommand = Command.make(
   "interpolate",
   {
-    location: Argument.String("run-dir|checkpoint-dir").pipe(
-      Argument.withDescription("a run directory (its checkpoints/final) or a checkpoint directory"),
-    ),
+    location: trainedRunArgument,
     steps: intFlag("steps", 2, "frames from one latent vector to the other").pipe(Flag.withDefault(8)),
     pairs: intFlag("pairs", 1, "pairs of latent vectors (a row each)").pipe(Flag.withDefault(4)),
     mode: choiceFlag(

@@ -5,7 +5,7 @@
  * `samples.npy` (N×H×W float32 in [0, 1], N×H×W×C for colour).
  */
 import { Effect, Path } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Command, Flag } from "effect/cli"
 import { CLASSES } from "../../models/nets.js"
 import type { BackendChoice } from "../config/spec.js"
 import { UsageError } from "../errors.js"
@@ -14,7 +14,7 @@ import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
 import { encodeNpy, encodePng, tile } from "../run-dir/image-files.js"
 import * as WriterLayer from "../run-dir/writer.js"
 import { fileJob, Writer } from "../run-dir/writer.js"
-import { forceFlag, given, intFlag, invoke, outFlag, UsageHint } from "./flags.js"
+import { forceFlag, given, intFlag, invoke, outFlag, trainedRunArgument, UsageHint } from "./flags.js"
 
 export interface SampleOptions {
   /** a run directory or a checkpoint directory */
@@ -35,9 +35,7 @@ export interface SampleOptions {
 export const sampleCommand = Command.make(
   "sample",
   {
-    location: Argument.String("run-dir|checkpoint-dir").pipe(
-      Argument.withDescription("a run directory (its checkpoints/final) or a checkpoint directory"),
-    ),
+    location: trainedRunArgument,
     n: intFlag("n", 1, "how many samples").pipe(Flag.withDefault(64)),
     langevin: intFlag(
       "langevin",
