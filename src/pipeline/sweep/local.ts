@@ -1,0 +1,109 @@
+/**
+ * The local engine: the runs of a sweep as child processes on this machine, at most `parallel` at
+ * once. Each child is the ordinary training command — `node dist/run.js <pipeline> --out <dir>
+ * --force` for a run not started, `node dist/run.js --resume <dir>` for one with a run directory —
+ * so a sweep stopped half-way picks up where each run's newest checkpoint is. A run that fails is
+ * recorded (exit code in `sweep/state/<id>.json`, output in `sweep/logs/<id>.log`) and the others
+ * go on.
+ *
+ * Stopping the sweep (Ctrl-C, SIGTERM) sends SIGTERM to every running child's process group; each
+ * finishes its iteration, writes a checkpoint and exits 143, and the sweep waits for them.
+ */
+import { availableParallelism, hostname } from "node:os"
+import { Effect, FileSystem, Stream } from "effect"
+import { ChildProcess } from "effect/process"
+import { OutputError } from "../errors.js"
+import type { SweepLayout } from "./layout.js"
+import { type Attempt, type NextStep, nextStep, writeAttempt } from "./run-state.js"
+
+export interface LocalOptions {
+  readonly layout: SweepLayout
+  /** the runs to launch, in order */
+  readonly ids: ReadonlyArray<string>
+  readonly parallel: number
+  /** TensorFlow threads per run (unless TF_NUM_INTRAOP_THREADS is set) */
+  readonly cpus: number
+  /** absolute paths of the node binary, of dist/run.js and of the project directory */
+  readonly node: string
+  readonly runJs: string
+  readonly cwd: string
+  /** one line per event (started, ended) */
+  readonly say?: (line: string) => void
+}
+
+export interface LocalOutcome {
+  readonly id: string
+  readonly step: NextStep
+  /** 0 for a run found done */
+  readonly exitCode: number
+}
+
+/** As many runs at once as the cores allow, at least one. */
+export const defaultParallel = (cpusPerRun: number, cores = availableParallelism()): number =>
+  Math.max(1, Math.floor(cores / cpusPerRun))
+
+/** The training command's arguments for a run's next step. */
+export const stepArgs = (layout: SweepLayout, id: string, step: "start" | "resume"): Array<string> =>
+  step === "resume"
+    ? ["--resume", layout.runDir(id)]
+    : [layout.pipeline(id), "--out", layout.runDir(id), "--force"]
+
+const runOne = (o: LocalOptions, id: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const say = o.say ?? (() => {})
+    const step = yield* nextStep(o.layout.runDir(id))
+    if (step === "done") return { id, step, exitCode: 0 } satisfies LocalOutcome
+    yield* fs.makeDirectory(o.layout.logs, { recursive: true })
+    const threads = String(o.cpus)
+    const exitCode = yield* Effect.scoped(
+      Effect.gen(function* () {
+        const handle = yield* ChildProcess.make(o.node, [o.runJs, ...stepArgs(o.layout, id, step)], {
+          cwd: o.cwd,
+          extendEnv: true,
+          env: {
+            TF_NUM_INTRAOP_THREADS: process.env.TF_NUM_INTRAOP_THREADS ?? threads,
+            TF_NUM_INTEROP_THREADS: process.env.TF_NUM_INTEROP_THREADS ?? threads,
+          },
+          stdin: "ignore",
+          killSignal: "SIGTERM",
+        })
+        const attempt: Attempt = {
+          engine: "local",
+          host: hostname(),
+          pid: handle.pid,
+          action: step,
+          started: new Date().toISOString(),
+        }
+        yield* writeAttempt(o.layout, id, attempt)
+        say(`[${id}] ${step === "start" ? "started" : "resumed"} (pid ${handle.pid})`)
+        // on interruption the scope sends SIGTERM and waits: record how the run ended even then
+        yield* Effect.addFinalizer(() =>
+          handle.exitCode.pipe(
+            Effect.flatMap((code) =>
+              writeAttempt(o.layout, id, { ...attempt, exitCode: code, finished: new Date().toISOString() }),
+            ),
+            Effect.ignore,
+          ),
+        )
+        const [, code] = yield* Effect.all(
+          [Stream.run(handle.all, fs.sink(o.layout.logFile(id), { flag: "a" })), handle.exitCode],
+          { concurrency: "unbounded" },
+        )
+        return code as number
+      }),
+    )
+    say(`[${id}] ${exitCode === 0 ? "done" : `ended with exit code ${exitCode}`}`)
+    return { id, step, exitCode } satisfies LocalOutcome
+  }).pipe(
+    Effect.mapError(
+      (e) =>
+        new OutputError({
+          message: `Cannot run ${id} of the sweep: ${e.message}. Check that ${o.node} and ${o.runJs} exist and that ${o.layout.root} is writable.`,
+        }),
+    ),
+  )
+
+/** Runs every id, `parallel` at a time; a run's failure is its outcome, not the sweep's. */
+export const runLocal = (o: LocalOptions) =>
+  Effect.forEach(o.ids, (id) => runOne(o, id), { concurrency: Math.max(1, o.parallel) })

@@ -1,0 +1,178 @@
+/**
+ * What a run of a sweep has done, read from files only (so `sweep status` works the same for the
+ * local engine, for SLURM tasks on other hosts, and after the sweep command has gone):
+ *
+ * - `<run>/checkpoints/final/checkpoint.json`: the run is done;
+ * - `<run>/metrics.jsonl`: how many iterations it has reported;
+ * - `<run>/checkpoints/iter-NNNNNN/checkpoint.json`: where a resume would start;
+ * - `sweep/state/<id>.json`: the newest attempt — who runs it (host, pid, SLURM job) and, once it
+ *   ended, its exit code. A pid on this host that is gone means the attempt was killed.
+ *
+ * Exit codes 130 and 143 are the training command's graceful stop (SIGINT, SIGTERM: checkpoint
+ * written), so such a run is pending — the next attempt resumes it — not failed.
+ */
+import { hostname } from "node:os"
+import { Effect, FileSystem, Path } from "effect"
+import { writeAtomic } from "../run-dir/writer.js"
+import type { SweepLayout } from "./layout.js"
+
+export interface Attempt {
+  readonly engine: "local" | "slurm"
+  readonly host: string
+  /** the training process */
+  readonly pid: number
+  /** SLURM: `<array job id>_<array index>` */
+  readonly job?: string | undefined
+  readonly action: "start" | "resume"
+  readonly started: string
+  readonly exitCode?: number | undefined
+  readonly finished?: string | undefined
+}
+
+export type Status = "done" | "running" | "failed" | "pending"
+
+export interface RunState {
+  readonly id: string
+  readonly status: Status
+  /** iterations reported in metrics.jsonl */
+  readonly iterations: number
+  /** the iteration of the newest complete checkpoint (the final one counts) */
+  readonly checkpoint: number | undefined
+  readonly attempt: Attempt | undefined
+  /** one line for people: why this status */
+  readonly detail: string
+}
+
+/** What the next attempt at a run does: nothing, `--resume <dir>`, or start it afresh (`--out <dir> --force`). */
+export type NextStep = "done" | "resume" | "start"
+
+export const GRACEFUL_EXIT = [130, 143] as const
+
+const CHECKPOINT = /^iter-(\d{6,})$/
+
+const exists = (fs: FileSystem.FileSystem, file: string) =>
+  fs.exists(file).pipe(Effect.orElseSucceed(() => false))
+
+/** Whether a process with this pid lives on this host (EPERM: it does, but belongs to someone else). */
+export const pidAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/**
+ * The rule every engine follows (the SLURM task script says the same in bash): a run with a final
+ * checkpoint is done; one whose directory holds its config.json is resumed from its newest
+ * checkpoint (from iteration 0 when it has none); anything else — no directory, or one killed
+ * before its config.json appeared — is started afresh, replacing what is there.
+ */
+export const nextStep = (runDir: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    if (yield* exists(fs, path.join(runDir, "checkpoints", "final", "checkpoint.json")))
+      return "done" as NextStep
+    if (yield* exists(fs, path.join(runDir, "config.json"))) return "resume" as NextStep
+    return "start" as NextStep
+  })
+
+/** Iterations reported in a metrics.jsonl text (the largest `iteration` of a training line; a torn last line is ignored). */
+export const reportedIterations = (text: string): number => {
+  let most = 0
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue
+    try {
+      const parsed = JSON.parse(line) as { iteration?: unknown }
+      if (typeof parsed.iteration === "number" && parsed.iteration > most) most = parsed.iteration
+    } catch {
+      // a line cut by a kill: the resume drops it
+    }
+  }
+  return most
+}
+
+export const readAttempt = (layout: SweepLayout, id: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(layout.stateFile(id)).pipe(Effect.orElseSucceed(() => undefined))
+    if (text === undefined) return undefined
+    try {
+      return JSON.parse(text) as Attempt
+    } catch {
+      return undefined
+    }
+  })
+
+export const writeAttempt = (layout: SweepLayout, id: string, attempt: Attempt) =>
+  writeAtomic(layout.stateFile(id), new TextEncoder().encode(`${JSON.stringify(attempt)}\n`))
+
+/** The last line of a log that says `error: …` (the training command's one-paragraph errors), if any. */
+export const lastError = (log: string): string | undefined =>
+  log
+    .split("\n")
+    .filter((l) => l.startsWith("error: "))
+    .at(-1)
+    ?.slice("error: ".length)
+
+const progress = (iterations: number, total: number | undefined) =>
+  total === undefined ? `${iterations} iterations` : `${iterations}/${total}`
+
+/** The state of run `id`; `total` is its planned iteration count (for the progress figure). */
+export const readRunState = (layout: SweepLayout, id: string, total?: number) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const dir = layout.runDir(id)
+    const attempt = yield* readAttempt(layout, id)
+    const metrics = yield* fs
+      .readFileString(path.join(dir, "metrics.jsonl"))
+      .pipe(Effect.orElseSucceed(() => ""))
+    const iterations = reportedIterations(metrics)
+    const done = yield* exists(fs, path.join(dir, "checkpoints", "final", "checkpoint.json"))
+    const names = yield* fs
+      .readDirectory(path.join(dir, "checkpoints"))
+      .pipe(Effect.orElseSucceed(() => [] as Array<string>))
+    let checkpoint: number | undefined
+    for (const name of names) {
+      const m = CHECKPOINT.exec(name)
+      if (m && (yield* exists(fs, path.join(dir, "checkpoints", name, "checkpoint.json"))))
+        checkpoint = Math.max(checkpoint ?? 0, Number(m[1]))
+    }
+    if (done) checkpoint = Math.max(checkpoint ?? 0, iterations)
+    const where = checkpoint === undefined ? "from the start" : `from iteration ${checkpoint}`
+    const state = (status: Status, detail: string): RunState => ({
+      id,
+      status,
+      iterations,
+      checkpoint,
+      attempt,
+      detail,
+    })
+    if (done) return state("done", progress(iterations, total))
+    if (attempt === undefined)
+      return iterations > 0 || checkpoint !== undefined
+        ? state("pending", `${progress(iterations, total)}, started outside the sweep; resumes ${where}`)
+        : state("pending", "not started")
+    const who = `${attempt.job === undefined ? "" : `SLURM job ${attempt.job}, `}pid ${attempt.pid} on ${attempt.host}`
+    if (attempt.exitCode === undefined) {
+      if (attempt.host !== hostname())
+        return state("running", `${progress(iterations, total)} (${who}; not checked from here)`)
+      return pidAlive(attempt.pid)
+        ? state("running", `${progress(iterations, total)} (${who})`)
+        : state("pending", `${progress(iterations, total)}, killed (${who} is gone); resumes ${where}`)
+    }
+    if ((GRACEFUL_EXIT as ReadonlyArray<number>).includes(attempt.exitCode))
+      return state(
+        "pending",
+        `${progress(iterations, total)}, stopped by a signal (exit ${attempt.exitCode}); resumes ${where}`,
+      )
+    const log = yield* fs.readFileString(layout.logFile(id)).pipe(Effect.orElseSucceed(() => ""))
+    const error = lastError(log)
+    return state(
+      "failed",
+      `exit ${attempt.exitCode} at ${progress(iterations, total)}${error === undefined ? "" : `: ${error}`} (log ${layout.logFile(id)})`,
+    )
+  })
