@@ -643,7 +643,11 @@ exit \${FAKE_EXIT:-0}
         setTimeout(() => {
           child.kill(o.signal === "USR1" ? "SIGUSR1" : "SIGTERM")
           // SLURM signals every process of the task on scancel; the stand-in node is one of them
-          if (o.signal === "TERM") execFileSync("pkill", ["-TERM", "-P", String(child.pid), "-x", "node"])
+          if (o.signal === "TERM") {
+            const id = base.ids[o.index] as string
+            const pid = JSON.parse(readFileSync(join(root, "sweep", "state", `${id}.json`), "utf8")).pid
+            process.kill(pid, "SIGTERM")
+          }
         }, 600)
       child.on("exit", (code) => {
         const id = base.ids[o.index] as string
