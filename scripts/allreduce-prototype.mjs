@@ -16,6 +16,7 @@ import { existsSync } from "node:fs"
 import { createServer } from "node:net"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { serverDef } from "./server-def.mjs"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const LIB = process.env.TF_LIB ?? join(here, "..", "node_modules", "@tensorflow", "tfjs-node", "deps", "lib")
@@ -26,39 +27,6 @@ const args = process.argv.slice(2)
 const flag = (name, fallback) => {
   const i = args.indexOf(name)
   return i === -1 ? fallback : Number(args[i + 1])
-}
-
-// ---- a tensorflow.ServerDef, protobuf-encoded by hand. Field numbers: tensorflow/core/protobuf/
-// tensorflow_server.proto (ServerDef: cluster 1, job_name 2, task_index 3, default_session_config 4,
-// protocol 5), cluster.proto (ClusterDef.job 1; JobDef: name 1, map<int32, string> tasks 2),
-// config.proto (ConfigProto.experimental 16; Experimental.collective_group_leader 1).
-const varint = (n) => {
-  const out = []
-  let v = n >>> 0
-  do {
-    let b = v & 0x7f
-    v >>>= 7
-    if (v > 0) b |= 0x80
-    out.push(b)
-  } while (v > 0)
-  return out
-}
-const bytesField = (field, bytes) => [...varint((field << 3) | 2), ...varint(bytes.length), ...bytes]
-const strField = (field, s) => bytesField(field, [...new TextEncoder().encode(s)])
-const intField = (field, n) => [...varint(field << 3), ...varint(n)]
-export const serverDef = (ports, task) => {
-  const job = [
-    ...strField(1, "worker"),
-    ...ports.flatMap((p, i) => bytesField(2, [...intField(1, i), ...strField(2, `127.0.0.1:${p}`)])),
-  ]
-  const config = bytesField(16, strField(1, "/job:worker/replica:0/task:0"))
-  return Uint8Array.from([
-    ...bytesField(1, bytesField(1, job)),
-    ...strField(2, "worker"),
-    ...intField(3, task),
-    ...bytesField(4, config),
-    ...strField(5, "grpc"),
-  ])
 }
 
 /** One worker: joins the group, all-reduces each size `reps` times, prints one JSON line per size. */
