@@ -13,6 +13,12 @@
 
 import type { Schema } from "effect"
 import { Effect, FileSystem, Path } from "effect"
+import {
+  type EvaluationLine,
+  type IterationLine,
+  isEvaluationLine,
+  parseMetrics,
+} from "../run-dir/metrics.js"
 import type { SweepLayout } from "./layout.js"
 import type { Plan } from "./plan.js"
 import { readRunState, type Status } from "./run-state.js"
@@ -21,20 +27,6 @@ type Json = typeof Schema.Json.Type
 
 /** Iterations the energies and losses are averaged over. */
 export const TAIL = 10
-
-/** The fields of a metrics.jsonl training line that the table reads. */
-interface TrainingLine {
-  readonly iteration: number
-  readonly energy: {
-    readonly observed: number | null
-    readonly drafted: number | null
-    readonly revised: number | null
-  }
-  readonly descriptorLoss: number | null
-  readonly generatorLoss: number | null
-  readonly reconstructionError: number | null
-  readonly ms: { readonly iteration: number }
-}
 
 /** The fields of an evaluation line / evaluation.json that the table reads. */
 export interface Quality {
@@ -110,24 +102,13 @@ export const spread = (values: ReadonlyArray<number | null | undefined>): Spread
   return { mean: m, sd, n: v.length }
 }
 
-/** Splits metrics.jsonl into its training lines and its evaluation lines (a torn line is skipped). */
-export const parseMetrics = (text: string) => {
-  const training: Array<TrainingLine> = []
-  const evaluations: Array<{ iteration: number; evaluation: Record<string, unknown> }> = []
-  for (const line of text.split("\n")) {
-    if (line.trim() === "") continue
-    let parsed: Record<string, unknown>
-    try {
-      parsed = JSON.parse(line) as Record<string, unknown>
-    } catch {
-      continue
-    }
-    if (typeof parsed.evaluation === "object" && parsed.evaluation !== null)
-      evaluations.push(parsed as { iteration: number; evaluation: Record<string, unknown> })
-    else if (typeof parsed.iteration === "number" && typeof parsed.energy === "object")
-      training.push(parsed as unknown as TrainingLine)
+/** Splits metrics.jsonl into its iteration lines and its evaluation lines (a torn line is skipped). */
+export const splitMetrics = (text: string) => {
+  const lines = parseMetrics(text)
+  return {
+    training: lines.filter((l): l is IterationLine => !isEvaluationLine(l)),
+    evaluations: lines.filter(isEvaluationLine),
   }
-  return { training, evaluations }
 }
 
 const num = (v: unknown): number => (typeof v === "number" ? v : Number.NaN)
@@ -152,7 +133,7 @@ const fromEvaluateReport = (report: unknown): Quality | null => {
   }
 }
 
-const fromTrainingLine = (line: { iteration: number; evaluation: Record<string, unknown> }): Quality => ({
+const fromTrainingLine = (line: EvaluationLine): Quality => ({
   source: "training",
   iteration: line.iteration,
   count: num(line.evaluation.count),
@@ -170,7 +151,7 @@ export const summarizeRun = (
   metricsText: string,
   evaluationJson: unknown,
 ): CollectedRun => {
-  const { training, evaluations } = parseMetrics(metricsText)
+  const { training, evaluations } = splitMetrics(metricsText)
   const tail = training.slice(-TAIL)
   const last = evaluations.at(-1)
   return {

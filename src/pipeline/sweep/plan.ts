@@ -11,7 +11,8 @@
  * 5. write `sweep/plan.json` and `sweep/pipelines/<id>.json` (atomically).
  */
 import { Effect, FileSystem, Path } from "effect"
-import { checkSpec, decodeSpec, type PipelineSpec } from "../config/spec.js"
+import { checkSpec } from "../config/checks.js"
+import { decodeSpec, type PipelineSpec } from "../config/spec.js"
 import { ConfigError, OutputError } from "../errors.js"
 import { writeAtomic } from "../run-dir/writer.js"
 import { canonicalJson, expandSweep, type PlannedRun } from "./expand.js"

@@ -13,6 +13,9 @@
  */
 import { hostname } from "node:os"
 import { Effect, FileSystem, Path } from "effect"
+import { MANIFEST_FILE } from "../run-dir/checkpoint.js"
+import { numberedCheckpoints, runFiles } from "../run-dir/layout.js"
+import { parseMetrics } from "../run-dir/metrics.js"
 import { writeAtomic } from "../run-dir/writer.js"
 import type { SweepLayout } from "./layout.js"
 
@@ -48,8 +51,6 @@ export type NextStep = "done" | "resume" | "start"
 
 export const GRACEFUL_EXIT = [130, 143] as const
 
-const CHECKPOINT = /^iter-(\d{6,})$/
-
 const exists = (fs: FileSystem.FileSystem, file: string) =>
   fs.exists(file).pipe(Effect.orElseSucceed(() => false))
 
@@ -73,26 +74,16 @@ export const nextStep = (runDir: string) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    if (yield* exists(fs, path.join(runDir, "checkpoints", "final", "checkpoint.json")))
-      return "done" as NextStep
-    if (yield* exists(fs, path.join(runDir, "config.json"))) return "resume" as NextStep
+    const files = runFiles(runDir, path)
+    // a checkpoint directory is complete once its manifest is there (it is renamed into place whole)
+    if (yield* exists(fs, path.join(files.checkpoint("final"), MANIFEST_FILE))) return "done" as NextStep
+    if (yield* exists(fs, files.config)) return "resume" as NextStep
     return "start" as NextStep
   })
 
-/** Iterations reported in a metrics.jsonl text (the largest `iteration` of a training line; a torn last line is ignored). */
-export const reportedIterations = (text: string): number => {
-  let most = 0
-  for (const line of text.split("\n")) {
-    if (line.trim() === "") continue
-    try {
-      const parsed = JSON.parse(line) as { iteration?: unknown }
-      if (typeof parsed.iteration === "number" && parsed.iteration > most) most = parsed.iteration
-    } catch {
-      // a line cut by a kill: the resume drops it
-    }
-  }
-  return most
-}
+/** Iterations reported in a metrics.jsonl text (a torn last line is ignored). */
+export const reportedIterations = (text: string): number =>
+  parseMetrics(text).reduce((most, line) => Math.max(most, line.iteration), 0)
 
 export const readAttempt = (layout: SweepLayout, id: string) =>
   Effect.gen(function* () {
@@ -125,22 +116,18 @@ export const readRunState = (layout: SweepLayout, id: string, total?: number) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const dir = layout.runDir(id)
+    const files = runFiles(layout.runDir(id), path)
     const attempt = yield* readAttempt(layout, id)
-    const metrics = yield* fs
-      .readFileString(path.join(dir, "metrics.jsonl"))
-      .pipe(Effect.orElseSucceed(() => ""))
+    const metrics = yield* fs.readFileString(files.metrics).pipe(Effect.orElseSucceed(() => ""))
     const iterations = reportedIterations(metrics)
-    const done = yield* exists(fs, path.join(dir, "checkpoints", "final", "checkpoint.json"))
+    const done = yield* exists(fs, path.join(files.checkpoint("final"), MANIFEST_FILE))
     const names = yield* fs
-      .readDirectory(path.join(dir, "checkpoints"))
+      .readDirectory(files.checkpoints)
       .pipe(Effect.orElseSucceed(() => [] as Array<string>))
     let checkpoint: number | undefined
-    for (const name of names) {
-      const m = CHECKPOINT.exec(name)
-      if (m && (yield* exists(fs, path.join(dir, "checkpoints", name, "checkpoint.json"))))
-        checkpoint = Math.max(checkpoint ?? 0, Number(m[1]))
-    }
+    for (const name of numberedCheckpoints(names))
+      if (yield* exists(fs, path.join(files.checkpoint(name), MANIFEST_FILE)))
+        checkpoint = Number(name.slice("iter-".length))
     if (done) checkpoint = Math.max(checkpoint ?? 0, iterations)
     const where = checkpoint === undefined ? "from the start" : `from iteration ${checkpoint}`
     const state = (status: Status, detail: string): RunState => ({

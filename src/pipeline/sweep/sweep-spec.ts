@@ -21,6 +21,7 @@
  * once, with its path; unknown fields are errors.
  */
 import { Effect, Schema } from "effect"
+import { field, NonNegativeInt, PositiveInt, section } from "../../stages/options.js"
 import { decodeLayered } from "../config/layered-json.js"
 import { ConfigError } from "../errors.js"
 
@@ -34,57 +35,76 @@ const SafeName = Schema.String.check(
 /** A pipeline field as `--set` names it: `training.iterations`, `optimizer.descriptor.learningRate` (checked by `checkSweep`). */
 const FIELD_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/
 const Overrides = Schema.Record(Schema.String, Schema.Json)
-const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
-const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 /** SLURM's --time formats: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S. */
 const SLURM_TIME = /^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d+|\d+-\d+:\d{1,2}|\d+-\d+:\d{1,2}:\d{1,2})$/
+const NonEmpty = Schema.String.check(Schema.isNonEmpty())
 
-export const Resources = Schema.Struct({
-  /** cores per run (SLURM --cpus-per-task; also TensorFlow's thread count, and what the local engine divides the cores by) */
-  cpus: PositiveInt,
-  /** memory per run in MB (SLURM --mem) */
-  memoryMb: PositiveInt,
-  /** wall-time limit per task (SLURM --time: "M", "H:M:S", "D-H:M:S"…); none: the partition's */
-  time: Schema.optionalKey(
-    Schema.String.check(
-      Schema.isPattern(SLURM_TIME, { expected: 'a SLURM time such as "90", "2:00:00" or "1-12:00:00"' }),
+export const Resources = section(
+  {
+    cpus: field(
+      PositiveInt,
+      1,
+      "cores per run: SLURM --cpus-per-task, TensorFlow's thread count, and what the local engine divides the cores by",
     ),
-  ),
-  /** SLURM partition; none: the cluster's default */
-  partition: Schema.optionalKey(Schema.String.check(Schema.isNonEmpty())),
-  /** SLURM account to charge; none: the user's default */
-  account: Schema.optionalKey(Schema.String.check(Schema.isNonEmpty())),
-  /** GPUs per run (SLURM --gres=gpu:N) */
-  gpus: NonNegativeInt,
-  /** at most this many array tasks at once (SLURM --array=…%N); none: as many as the cluster gives */
-  maxConcurrent: Schema.optionalKey(PositiveInt),
-  /**
-   * With a time limit: this many seconds before it, the task asks its run to checkpoint and stop,
-   * then requeues itself, so a run longer than one allocation goes on in the next.
-   */
-  checkpointBeforeLimit: PositiveInt,
-})
+    memoryMb: field(PositiveInt, 4000, "memory per run in MB (SLURM --mem)"),
+    time: Schema.optionalKey(
+      Schema.String.check(
+        Schema.isPattern(SLURM_TIME, { expected: 'a SLURM time such as "90", "2:00:00" or "1-12:00:00"' }),
+      ).annotate({
+        description:
+          'wall-time limit per task (SLURM --time: "M", "H:M:S", "D-H:M:S"); none: the partition\'s',
+      }),
+    ),
+    partition: Schema.optionalKey(
+      NonEmpty.annotate({ description: "SLURM partition; none: the cluster's default" }),
+    ),
+    account: Schema.optionalKey(
+      NonEmpty.annotate({ description: "SLURM account to charge; none: the user's default" }),
+    ),
+    gpus: field(NonNegativeInt, 0, "GPUs per run (SLURM --gres=gpu:N)"),
+    maxConcurrent: Schema.optionalKey(
+      PositiveInt.annotate({ description: "at most this many array tasks at once (SLURM --array=…%N)" }),
+    ),
+    checkpointBeforeLimit: field(
+      PositiveInt,
+      120,
+      "with a time limit: seconds before it at which a task stops its run at a checkpoint and requeues itself",
+    ),
+  },
+  "what each run asks of the engine",
+)
 export type Resources = typeof Resources.Type
 
-export const SweepSpec = Schema.Struct({
-  name: SafeName,
-  /** the pipeline file every run starts from, relative to the sweep file */
-  base: Schema.String.check(Schema.isNonEmpty()),
-  set: Overrides,
-  variants: Schema.Record(SafeName, Overrides),
-  grid: Schema.Record(Schema.String, Schema.Array(Schema.Json).check(Schema.isMinLength(1))),
-  /** none: the base pipeline's seed */
-  seeds: Schema.optionalKey(Schema.Array(NonNegativeInt).check(Schema.isMinLength(1))),
+export const SweepFile = Schema.Struct({
+  name: Schema.optionalKey(
+    SafeName.annotate({
+      description: "the sweep's directory: runs/<name>/ (default: the sweep file's base name)",
+    }),
+  ),
+  base: NonEmpty.annotate({
+    description: "the pipeline file every run starts from, relative to the sweep file",
+  }),
+  set: field(Overrides, {}, "overrides of every run: field path → value, as --set writes them"),
+  variants: field(
+    Schema.Record(SafeName, Overrides),
+    {},
+    "named stage swaps (the ablations): name → overrides; none: one unnamed variant",
+  ),
+  grid: field(
+    Schema.Record(Schema.String, Schema.Array(Schema.Json).check(Schema.isMinLength(1))),
+    {},
+    "field path → values: every combination is run, the first field varying slowest",
+  ),
+  seeds: Schema.optionalKey(
+    Schema.Array(NonNegativeInt)
+      .check(Schema.isMinLength(1))
+      .annotate({ description: "every variant × grid point with each seed; none: the base pipeline's seed" }),
+  ),
   resources: Resources,
 })
-export type SweepSpec = typeof SweepSpec.Type
 
-export const sweepDefaults = {
-  set: {},
-  variants: {},
-  grid: {},
-  resources: { cpus: 1, memoryMb: 4000, gpus: 0, checkpointBeforeLimit: 120 },
-} as const
+/** A decoded sweep file, its name filled in. */
+export type SweepSpec = Omit<typeof SweepFile.Type, "name"> & { readonly name: string }
 
 /** Seconds in a SLURM time limit (M, M:S, H:M:S, D-H, D-H:M, D-H:M:S). */
 export const slurmSeconds = (time: string): number => {
@@ -165,8 +185,8 @@ const nameOf = (source: string): string => {
 
 /** Decodes and checks the text of a sweep file (`source` names it in errors). */
 export const decodeSweep = (text: string, source: string): Effect.Effect<SweepSpec, ConfigError> =>
-  decodeLayered(SweepSpec, { name: nameOf(source), ...sweepDefaults }, text, source, [], {
+  decodeLayered(SweepFile, text, source, [], {
     what: "sweep fields",
     example:
       '{"name": "lr", "base": "mnist-quick.json", "grid": {"optimizer.descriptor.learningRate": [0.007, 0.003]}}',
-  }).pipe(Effect.flatMap((spec) => checkSweep(spec, source)))
+  }).pipe(Effect.flatMap((file) => checkSweep({ ...file, name: file.name ?? nameOf(source) }, source)))

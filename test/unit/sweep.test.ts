@@ -11,27 +11,27 @@ import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { decodeSpec } from "../src/pipeline/config/spec.js"
-import { collectRuns, markdownTables, median, spread, summarizeRun } from "../src/pipeline/sweep/collect.js"
+import { decodeSpec } from "../../src/pipeline/config/spec.js"
+import { collectRuns, markdownTables, median, spread, summarizeRun } from "../../src/pipeline/sweep/collect.js"
 import {
   canonicalJson,
   expandSweep,
   gridPoints,
   type PlannedRun,
   valueSlug,
-} from "../src/pipeline/sweep/expand.js"
-import { sweepLayout } from "../src/pipeline/sweep/layout.js"
-import { defaultParallel, runLocal } from "../src/pipeline/sweep/local.js"
+} from "../../src/pipeline/sweep/expand.js"
+import { sweepLayout } from "../../src/pipeline/sweep/layout.js"
+import { defaultParallel, runLocal } from "../../src/pipeline/sweep/local.js"
 import {
   checkExistingRuns,
   type Plan,
   readPlan,
   resolveSweep,
   writePlan,
-} from "../src/pipeline/sweep/plan.js"
-import { lastError, readRunState, reportedIterations } from "../src/pipeline/sweep/run-state.js"
-import { parseJobId, sbatchScript } from "../src/pipeline/sweep/slurm.js"
-import { decodeSweep, type SweepSpec, slurmSeconds } from "../src/pipeline/sweep/sweep-spec.js"
+} from "../../src/pipeline/sweep/plan.js"
+import { lastError, readRunState, reportedIterations } from "../../src/pipeline/sweep/run-state.js"
+import { parseJobId, sbatchScript } from "../../src/pipeline/sweep/slurm.js"
+import { decodeSweep, type SweepSpec, slurmSeconds } from "../../src/pipeline/sweep/sweep-spec.js"
 
 const run = <A, E>(effect: Effect.Effect<A, E, NodeServices.NodeServices>) =>
   Effect.runPromise(effect.pipe(Effect.provide(NodeServices.layer)))
@@ -266,7 +266,7 @@ describe("plan", () => {
     expect(lines).toEqual([
       `${clash.file}: 2 problems in the runs it expands to (base ${join(clash.dir, "tiny.json")} with each run's overrides)`,
       expect.stringMatching(
-        /^ {2}- stages\.teach "abp" \(the generator alone\) conflicts with .* \(4 runs: abp_s1_[0-9a-f]{8}, abp_s2_[0-9a-f]{8}, abp_s3_[0-9a-f]{8}, …\)$/,
+        /^ {2}- stages\.teach "abp" conflicts with stages\.revise "langevin" .* \(4 runs: abp_s1_[0-9a-f]{8}, abp_s2_[0-9a-f]{8}, abp_s3_[0-9a-f]{8}, …\)$/,
       ),
       expect.stringMatching(/^ {2}- stages\.teach "abp" needs latentLangevin\.steps > 0.*\(4 runs: abp_s1_/),
       "Nothing was started. Fix the sweep file (set, variants, grid) or the base pipeline and run again.",
