@@ -224,7 +224,7 @@ const sweepFiles = (sweep: Record<string, unknown>) => {
   writeFileSync(join(dir, "tiny.json"), JSON.stringify(TINY_BASE))
   const file = join(dir, "grid.json")
   writeFileSync(file, JSON.stringify({ base: "tiny.json", ...sweep }))
-  return { dir, file, root: join(dir, "runs") }
+  return { dir, file, root: join(dir, "runs", "grid") }
 }
 
 describe("plan", () => {
@@ -237,7 +237,7 @@ describe("plan", () => {
     expect(pipeline?.name).toBe(first?.id)
     expect(pipeline?.langevin.steps).toBe(1)
     expect(pipeline?.seed).toBe(1)
-    expect(resolved.layout.root).toBe(join(root, "grid"))
+    expect(resolved.layout.root).toBe(root)
     // the resolved pipeline decodes to itself: the task starts exactly this run
     const again = await run(decodeSpec(JSON.stringify(pipeline), "p.json"))
     expect(canonicalJson(again)).toBe(canonicalJson(pipeline))

@@ -72,10 +72,10 @@ const problemLines = (message: string): Array<string> => {
 }
 
 /**
- * Decodes the sweep file, expands it, and resolves every run's pipeline. `root` is where runs of
- * sweeps go (default `runs`).
+ * Decodes the sweep file, expands it, and resolves every run's pipeline. The sweep's directory is
+ * `outDir`, by default `runs/<name>`.
  */
-export const resolveSweep = (sweepFile: string, root = "runs") =>
+export const resolveSweep = (sweepFile: string, outDir?: string) =>
   Effect.gen(function* () {
     const path = yield* Path.Path
     const spec = yield* decodeSweep(yield* readText(sweepFile, "sweep file"), sweepFile)
@@ -107,7 +107,7 @@ export const resolveSweep = (sweepFile: string, root = "runs") =>
         message: `${sweepFile}: ${lines.length} problem${lines.length === 1 ? "" : "s"} in the runs it expands to (base ${base} with each run's overrides)\n${lines.map((l) => `  - ${l}`).join("\n")}\nNothing was started. Fix the sweep file (set, variants, grid) or the base pipeline and run again.`,
       })
     }
-    const layout = sweepLayout(path.resolve(root, spec.name))
+    const layout = sweepLayout(path.resolve(outDir ?? path.join("runs", spec.name)))
     const plan: Plan = { format: PLAN_FORMAT, sweep: spec.name, source: sweepFile, base, spec, runs }
     return { plan, layout, pipelines } satisfies ResolvedSweep
   })

@@ -1,0 +1,297 @@
+/**
+ * `sweep`: the runs of a sweep file, on this machine or as a SLURM job array; `sweep status` and
+ * `sweep collect` read a sweep's directory. The machinery is in src/pipeline/sweep/; this module
+ * declares the commands and runs them.
+ */
+import { availableParallelism, hostname } from "node:os"
+import { fileURLToPath } from "node:url"
+import { Effect, FileSystem, Path } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { type FieldDoc, fieldDocs } from "../config/schema-fields.js"
+import { ConfigError, OutputError } from "../errors.js"
+import { writeAtomic } from "../run-dir/writer.js"
+import { collectRuns, markdownTables } from "../sweep/collect.js"
+import { defaultParallel, runLocal, stepArgs } from "../sweep/local.js"
+import { checkExistingRuns, type Plan, readPlan, resolveSweep, writePlan } from "../sweep/plan.js"
+import { nextStep, type RunState, readRunState } from "../sweep/run-state.js"
+import { sbatchScript, submit } from "../sweep/slurm.js"
+import { decodeSweep, SweepFile } from "../sweep/sweep-spec.js"
+import { choiceFlag, given, intFlag, invoke, outFlag, UsageHint } from "./flags.js"
+
+export type SweepInvocation =
+  | {
+      readonly kind: "sweep"
+      readonly file: string
+      readonly engine: "local" | "slurm"
+      readonly parallel: number | undefined
+      readonly dryRun: boolean
+      readonly outDir: string | undefined
+    }
+  | { readonly kind: "sweep-status"; readonly location: string; readonly json: boolean }
+  | { readonly kind: "sweep-collect"; readonly location: string }
+
+const location = Argument.String("sweep-dir|sweep.json").pipe(
+  Argument.withDescription("the sweep's directory (runs/<name>, or --out of the sweep) or its sweep file"),
+)
+
+export const sweepStatusCommand = Command.make(
+  "status",
+  {
+    location,
+    json: Flag.Boolean("json").pipe(
+      Flag.withDescription("one JSON array (id, status, iterations, checkpoint, detail, attempt)"),
+      Flag.withDefault(false),
+    ),
+  },
+  invoke((a) => ({ kind: "sweep-status" as const, location: a.location, json: a.json })),
+).pipe(
+  Command.withDescription(
+    "Each run of a sweep: done, running, failed (exit code and error) or pending (not started, or stopped at a checkpoint it resumes from), read from the run directories and sweep/state; works from any host and after the sweep command has gone.",
+  ),
+  Command.annotate(
+    UsageHint,
+    "sweep status needs the sweep's directory, e.g. `node dist/run.js sweep status runs/sweep-ablations`.",
+  ),
+)
+
+export const sweepCollectCommand = Command.make(
+  "collect",
+  { location },
+  invoke((a) => ({ kind: "sweep-collect" as const, location: a.location })),
+).pipe(
+  Command.withDescription(
+    "One table of a sweep's runs — per variant and grid point the mean ± sd over its seeds of FD, IS, class entropy, L_D, reconstruction error and ms/iteration, then per run its status, energies and losses (means of the last 10 iterations), median ms/iteration and sample quality (from `evaluate` or the training loop's evaluation) — printed and written to sweep/collect.md and collect.json.",
+  ),
+  Command.annotate(
+    UsageHint,
+    "sweep collect needs the sweep's directory, e.g. `node dist/run.js sweep collect runs/sweep-ablations`.",
+  ),
+)
+
+export const sweepCommand = Command.make(
+  "sweep",
+  {
+    file: Argument.String("sweep.json").pipe(
+      Argument.withDescription("the sweep file (see config/sweep-ablations.json)"),
+      Argument.optional,
+    ),
+    engine: choiceFlag(
+      "engine",
+      ["local", "slurm"] as const,
+      "local: child processes on this machine; slurm: one sbatch job array (default local)",
+      (raw) => `--engine must be "local" or "slurm", got "${raw}".`,
+    ).pipe(Flag.withDefault("local" as const)),
+    parallel: intFlag(
+      "parallel",
+      1,
+      "local engine: at most N runs at once (default: the cores divided by resources.cpus)",
+    ).pipe(Flag.optional),
+    dryRun: Flag.Boolean("dry-run").pipe(
+      Flag.withDescription("print what would run (slurm: the job-array script) and write nothing"),
+      Flag.withDefault(false),
+    ),
+    out: outFlag(
+      "the sweep's directory (default runs/<name>): <DIR>/<run id>/ per run, <DIR>/sweep/ its own files",
+    ),
+  },
+  (a) =>
+    a.file._tag === "None"
+      ? Effect.fail(
+          new ConfigError({
+            message:
+              "sweep needs a sweep file, e.g. `node dist/run.js sweep config/sweep-ablations.json`; `sweep status DIR` and `sweep collect DIR` read a sweep's directory.",
+          }),
+        )
+      : invoke(() => ({
+          kind: "sweep" as const,
+          file: a.file._tag === "Some" ? a.file.value : "",
+          engine: a.engine,
+          parallel: given(a.parallel),
+          dryRun: a.dryRun,
+          outDir: given(a.out),
+        }))(a),
+).pipe(
+  Command.withDescription(
+    "Run every variant × grid point × seed of a sweep file, each as an ordinary run directory <DIR>/<run id>/; every run's pipeline is decoded and checked before anything starts. A run already done is skipped and one with a run directory is resumed from its newest checkpoint, so running the sweep again after a stop, a crash or a cancelled job carries on. Exit code 1 if a run failed. Sweep file fields: see --help.",
+  ),
+  Command.annotate(
+    UsageHint,
+    "sweep needs one sweep file, e.g. `node dist/run.js sweep config/sweep-ablations.json`.",
+  ),
+  Command.withSubcommands([sweepStatusCommand, sweepCollectCommand]),
+)
+
+/** dist/run.js, the entry point every run is started with. */
+const runJs = (): string => fileURLToPath(new URL("../../run.js", import.meta.url))
+
+const say = (line: string) => process.stderr.write(`${line}\n`)
+
+/** The runs worth launching now: not done, not running on this host (a live pid). */
+const toLaunch = (plan: Plan, states: ReadonlyArray<RunState>) =>
+  plan.runs.filter((_, i) => {
+    const s = states[i] as RunState
+    if (s.status === "done") return false
+    if (s.status === "running") {
+      say(`[${s.id}] is running (${s.detail}); left alone`)
+      return false
+    }
+    return true
+  })
+
+const runSweepFile = (o: Extract<SweepInvocation, { kind: "sweep" }>) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const resolved = yield* resolveSweep(o.file, o.outDir)
+    yield* checkExistingRuns(resolved)
+    const { plan, layout } = resolved
+    const states = yield* Effect.forEach(plan.runs, (r) => readRunState(layout, r.id, r.iterations))
+    const launch = toLaunch(plan, states)
+    const resources = plan.spec.resources
+    if (o.engine === "slurm") {
+      const script = sbatchScript({
+        sweep: plan.sweep,
+        source: o.file,
+        layout,
+        ids: launch.map((r) => r.id),
+        resources,
+        node: process.execPath,
+        runJs: runJs(),
+        cwd: process.cwd(),
+      })
+      if (o.dryRun) return yield* Effect.sync(() => process.stdout.write(script))
+      if (launch.length === 0)
+        return yield* Effect.sync(() => say(`Every run of ${plan.sweep} is done or running.`))
+      yield* writePlan(resolved)
+      const file = `${layout.slurm}/array.sbatch`
+      yield* writeAtomic(file, new TextEncoder().encode(script))
+      const job = yield* submit(file)
+      const record = {
+        job,
+        ids: launch.map((r) => r.id),
+        submitted: new Date().toISOString(),
+        host: hostname(),
+      }
+      const jobs = `${layout.slurm}/jobs.jsonl`
+      const before = yield* fs.readFileString(jobs).pipe(Effect.orElseSucceed(() => ""))
+      yield* writeAtomic(jobs, new TextEncoder().encode(`${before}${JSON.stringify(record)}\n`))
+      return yield* Effect.sync(() =>
+        process.stdout.write(
+          `Submitted SLURM array job ${job}: ${launch.length} of ${plan.runs.length} runs (${file}). Follow it with \`squeue -j ${job}\` and \`node dist/run.js sweep status ${layout.root}\`.\n`,
+        ),
+      )
+    }
+    const parallel = o.parallel ?? defaultParallel(resources.cpus)
+    if (o.dryRun) {
+      const lines: Array<string> = []
+      for (const run of plan.runs) {
+        const step = yield* nextStep(layout.runDir(run.id))
+        lines.push(
+          step === "done"
+            ? `${run.id}: done`
+            : `${run.id}: node ${runJs()} ${stepArgs(layout, run.id, step).join(" ")}`,
+        )
+      }
+      return yield* Effect.sync(() =>
+        process.stdout.write(
+          `${lines.join("\n")}\n(${parallel} at once, TF_NUM_INTRAOP_THREADS=${resources.cpus}; nothing was started)\n`,
+        ),
+      )
+    }
+    yield* writePlan(resolved)
+    say(
+      `Sweep ${plan.sweep}: ${plan.runs.length} runs, ${plan.runs.length - launch.length} already done or running; ${launch.length} to run, ${parallel} at once (${availableParallelism()} cores, ${resources.cpus} per run). Directory ${layout.root}.`,
+    )
+    const outcomes = yield* runLocal({
+      layout,
+      ids: launch.map((r) => r.id),
+      parallel,
+      cpus: resources.cpus,
+      node: process.execPath,
+      runJs: runJs(),
+      cwd: process.cwd(),
+      say,
+    })
+    const failed = outcomes.filter((r) => r.exitCode !== 0)
+    say(
+      `Sweep ${plan.sweep}: ${outcomes.length - failed.length} of ${outcomes.length} runs ended well${failed.length === 0 ? "" : `; failed: ${failed.map((f) => `${f.id} (exit ${f.exitCode})`).join(", ")} — see \`node dist/run.js sweep status ${layout.root}\``}.`,
+    )
+    if (failed.length > 0) process.exitCode = 1
+  })
+
+/** The plan of a sweep directory, or of the directory a sweep file runs into. */
+const planAt = (where: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const info = yield* fs
+      .stat(where)
+      .pipe(
+        Effect.mapError(
+          () => new OutputError({ message: `No such sweep directory or sweep file: ${where}.` }),
+        ),
+      )
+    if (info.type === "Directory" || path.basename(where) === "plan.json") return yield* readPlan(where)
+    const text = yield* fs
+      .readFileString(where)
+      .pipe(Effect.mapError((e) => new OutputError({ message: `Cannot read ${where}: ${e.message}` })))
+    const sweep = yield* decodeSweep(text, where)
+    return yield* readPlan(path.join("runs", sweep.name))
+  })
+
+const padded = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length))) ?? []
+  return rows
+    .map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] ?? 0))).join("  "))
+    .join("\n")
+}
+
+export const sweepStatus = (location: string, json: boolean) =>
+  Effect.gen(function* () {
+    const { plan, layout } = yield* planAt(location)
+    const states = yield* Effect.forEach(plan.runs, (r) => readRunState(layout, r.id, r.iterations))
+    if (json) return yield* Effect.sync(() => process.stdout.write(`${JSON.stringify(states, null, 2)}\n`))
+    const count = (s: RunState["status"]) => states.filter((x) => x.status === s).length
+    const table = padded([["run", "status", "detail"], ...states.map((s) => [s.id, s.status, s.detail])])
+    return yield* Effect.sync(() =>
+      process.stdout.write(
+        `${table}\n${plan.runs.length} runs: ${count("done")} done, ${count("running")} running, ${count("failed")} failed, ${count("pending")} pending (${layout.root})\n`,
+      ),
+    )
+  })
+
+export const sweepCollect = (location: string) =>
+  Effect.gen(function* () {
+    const { plan, layout } = yield* planAt(location)
+    const { rows, groups } = yield* collectRuns(plan, layout)
+    const md = markdownTables(rows, groups)
+    const encode = (s: string) => new TextEncoder().encode(s)
+    const header = `Sweep ${plan.sweep} (${plan.source}, base ${plan.base}): ${plan.runs.length} runs. Energies and losses: means of each run's last 10 iterations; ms/it: median; FD/IS: mean ± sample sd over the seeds that are done.\n\n`
+    yield* writeAtomic(`${layout.root}/sweep/collect.md`, encode(`${header}${md}`))
+    yield* writeAtomic(
+      `${layout.root}/sweep/collect.json`,
+      encode(
+        `${JSON.stringify({ sweep: plan.sweep, source: plan.source, base: plan.base, groups, runs: rows }, null, 2)}\n`,
+      ),
+    )
+    return yield* Effect.sync(() => {
+      process.stdout.write(md)
+      say(`Wrote collect.md and collect.json to ${layout.root}/sweep.`)
+    })
+  })
+
+export const runSweep = (o: SweepInvocation) =>
+  o.kind === "sweep"
+    ? runSweepFile(o)
+    : o.kind === "sweep-status"
+      ? sweepStatus(o.location, o.json)
+      : sweepCollect(o.location)
+
+const fieldLine = (f: FieldDoc): string =>
+  `  ${f.path.padEnd(34)} ${(f.default === undefined ? (f.path === "base" ? "(required)" : "(optional)") : JSON.stringify(f.default)).padEnd(18)} ${f.description}`
+
+/** The sweep file's fields for `--help`, read off its schema. */
+export const sweepFieldsHelp = (): string =>
+  [
+    "Sweep file fields (node dist/run.js sweep <sweep.json>; see config/sweep-ablations.json)",
+    ...fieldDocs(SweepFile.ast).map(fieldLine),
+  ].join("\n")
