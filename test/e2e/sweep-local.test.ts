@@ -145,7 +145,7 @@ describe("sweep, local engine", () => {
     expect(r.status, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/^#!\/bin\/bash\n/)
     expect(r.stdout).toContain("#SBATCH --array=0-3\n")
-    expect(r.stdout).toContain(`set -- --resume "$DIR"`)
+    expect(r.stdout).toContain(`step resume --resume "$DIR"`)
     expect(existsSync(out)).toBe(false)
   })
 

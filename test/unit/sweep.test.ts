@@ -12,7 +12,13 @@ import { NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { decodeSpec } from "../../src/pipeline/config/spec.js"
-import { collectRuns, markdownTables, median, spread, summarizeRun } from "../../src/pipeline/sweep/collect.js"
+import {
+  collectRuns,
+  markdownTables,
+  median,
+  spread,
+  summarizeRun,
+} from "../../src/pipeline/sweep/collect.js"
 import {
   canonicalJson,
   expandSweep,
@@ -592,6 +598,7 @@ describe("SLURM job-array script", () => {
     sleep?: number
     signal?: "USR1" | "TERM"
     prepare?: (root: string) => void
+    evaluate?: ReadonlyArray<string>
   }) => {
     const dir = scratch()
     const root = join(dir, "runs", "abl")
@@ -603,8 +610,13 @@ describe("SLURM job-array script", () => {
       `#!/bin/bash
 trap 'echo "node got TERM" >> ${dir}/calls; exit 143' TERM
 echo "node $*" >> ${dir}/calls
-if [ "$2" != --resume ]; then mkdir -p "$4"; echo '{}' > "$4/config.json"; fi
+case $2 in
+  --resume) ;;
+  evaluate) mkdir -p "$3/evaluation"; echo '{}' > "$3/evaluation/evaluation.json"; exit 0 ;;
+  *) mkdir -p "$4"; echo '{}' > "$4/config.json" ;;
+esac
 for _ in $(seq 1 \${FAKE_SLEEP:-0}0); do sleep 0.1; done
+[ "\${FAKE_EXIT:-0}" = 0 ] && [ "$2" != evaluate ] && out=\${4:-$3} && mkdir -p "$out/checkpoints/final" && echo '{}' > "$out/checkpoints/final/checkpoint.json"
 exit \${FAKE_EXIT:-0}
 `,
     )
@@ -619,6 +631,7 @@ exit \${FAKE_EXIT:-0}
       runJs: join(dir, "run.js"),
       cwd: dir,
       resources: { cpus: 3, memoryMb: 4000, gpus: 0, checkpointBeforeLimit: 120 },
+      evaluate: o.evaluate,
     })
     writeFileSync(join(dir, "task.sh"), script)
     return new Promise<{
@@ -709,6 +722,28 @@ exit \${FAKE_EXIT:-0}
     expect(done.log).toContain(`run ${id} is already done`)
   })
 
+  it("evaluates a trained run once, when the sweep asks for it", async () => {
+    const id = "noise_s1_4567ef01"
+    const r = await task({ index: 1, evaluate: ["--n", "10", "--sampler", "chains"] })
+    expect(r.code).toBe(0)
+    expect(r.calls).toEqual([
+      `node ${join(r.root, "..", "..", "run.js")} ${r.root}/sweep/pipelines/${id}.json --out ${r.root}/${id} --force`,
+      `node ${join(r.root, "..", "..", "run.js")} evaluate ${r.root}/${id} --n 10 --sampler chains`,
+    ])
+    expect(r.state).toMatchObject({ action: "evaluate", exitCode: 0 })
+    const trainedOnly = await task({
+      index: 1,
+      evaluate: ["--n", "10"],
+      prepare: (root) => {
+        mkdirSync(join(root, id, "checkpoints", "final"), { recursive: true })
+        writeFileSync(join(root, id, "checkpoints", "final", "checkpoint.json"), "{}")
+      },
+    })
+    expect(trainedOnly.calls).toEqual([
+      `node ${join(trainedOnly.root, "..", "..", "run.js")} evaluate ${trainedOnly.root}/${id} --n 10`,
+    ])
+  })
+
   it("waits for the run to checkpoint on SIGTERM and exits with its code, without requeueing", async () => {
     const r = await task({ index: 0, sleep: 5, signal: "TERM" })
     expect(r.code).toBe(143)
@@ -797,6 +832,73 @@ exit 0
     expect(states.map((s) => s.status)).toEqual(["done", "failed", "done", "done", "done"])
     expect(states[1]?.detail).toContain("exit 1 at 0 iterations: the data is bad")
     expect(said).toContain("[bad_2] ended with exit code 1")
+  })
+
+  it("evaluates each run once its training is done, and counts it done only then", async () => {
+    const dir = scratch()
+    const layout = sweepLayout(join(dir, "runs", "s"))
+    const file = join(dir, "node")
+    writeFileSync(
+      file,
+      `#!/bin/bash
+echo "$*" >> ${dir}/calls
+if [ "$2" = evaluate ]; then
+  case $3 in *bad*) echo "error: no classifier"; exit 1;; esac
+  mkdir -p "$3/evaluation" && echo '{}' > "$3/evaluation/evaluation.json"; exit 0
+fi
+mkdir -p "$4/checkpoints/final" && echo '{}' > "$4/config.json" && echo '{}' > "$4/checkpoints/final/checkpoint.json"
+`,
+    )
+    chmodSync(file, 0o755)
+    const outcomes = await run(
+      runLocal({
+        layout,
+        ids: ["a_1", "bad_2"],
+        parallel: 1,
+        cpus: 1,
+        node: file,
+        runJs: "run.js",
+        cwd: dir,
+        evaluate: ["--n", "5"],
+      }),
+    )
+    expect(outcomes.map((o) => [o.id, o.exitCode])).toEqual([
+      ["a_1", 0],
+      ["bad_2", 1],
+    ])
+    expect(readFileSync(join(dir, "calls"), "utf8").trim().split("\n")).toEqual([
+      `run.js ${layout.pipeline("a_1")} --out ${layout.runDir("a_1")} --force`,
+      `run.js evaluate ${layout.runDir("a_1")} --n 5`,
+      `run.js ${layout.pipeline("bad_2")} --out ${layout.runDir("bad_2")} --force`,
+      `run.js evaluate ${layout.runDir("bad_2")} --n 5`,
+    ])
+    const states = await run(
+      Effect.forEach(["a_1", "bad_2"], (id) => readRunState(layout, id, undefined, true)),
+    )
+    expect(states.map((s) => [s.status, s.detail])).toEqual([
+      ["done", "0 iterations"],
+      [
+        "failed",
+        `trained; evaluation failed with exit 1 at 0 iterations: no classifier (log ${layout.logFile("bad_2")})`,
+      ],
+    ])
+    // a second pass retries only the evaluation that failed
+    writeFileSync(join(dir, "calls"), "")
+    await run(
+      runLocal({
+        layout,
+        ids: ["a_1", "bad_2"],
+        parallel: 1,
+        cpus: 1,
+        node: file,
+        runJs: "run.js",
+        cwd: dir,
+        evaluate: ["--n", "5"],
+      }),
+    )
+    expect(readFileSync(join(dir, "calls"), "utf8").trim()).toBe(
+      `run.js evaluate ${layout.runDir("bad_2")} --n 5`,
+    )
   })
 
   it("divides the cores among runs", () => {

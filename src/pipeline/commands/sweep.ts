@@ -15,7 +15,7 @@ import { defaultParallel, runLocal, stepArgs } from "../sweep/local.js"
 import { checkExistingRuns, type Plan, readPlan, resolveSweep, writePlan } from "../sweep/plan.js"
 import { nextStep, type RunState, readRunState } from "../sweep/run-state.js"
 import { sbatchScript, submit } from "../sweep/slurm.js"
-import { decodeSweep, SweepFile } from "../sweep/sweep-spec.js"
+import { decodeSweep, evaluateArgs, SweepFile } from "../sweep/sweep-spec.js"
 import { choiceFlag, given, intFlag, invoke, outFlag, UsageHint } from "./flags.js"
 
 export type SweepInvocation =
@@ -144,7 +144,9 @@ const runSweepFile = (o: Extract<SweepInvocation, { kind: "sweep" }>) =>
     const resolved = yield* resolveSweep(o.file, o.outDir)
     yield* checkExistingRuns(resolved)
     const { plan, layout } = resolved
-    const states = yield* Effect.forEach(plan.runs, (r) => readRunState(layout, r.id, r.iterations))
+    const states = yield* Effect.forEach(plan.runs, (r) =>
+      readRunState(layout, r.id, r.iterations, plan.spec.evaluate !== undefined),
+    )
     const launch = toLaunch(plan, states)
     const resources = plan.spec.resources
     if (o.engine === "slurm") {
@@ -157,6 +159,7 @@ const runSweepFile = (o: Extract<SweepInvocation, { kind: "sweep" }>) =>
         node: process.execPath,
         runJs: runJs(),
         cwd: process.cwd(),
+        evaluate: plan.spec.evaluate === undefined ? undefined : evaluateArgs(plan.spec.evaluate),
       })
       if (o.dryRun) return yield* Effect.sync(() => process.stdout.write(script))
       if (launch.length === 0)
@@ -210,6 +213,7 @@ const runSweepFile = (o: Extract<SweepInvocation, { kind: "sweep" }>) =>
       runJs: runJs(),
       cwd: process.cwd(),
       say,
+      evaluate: plan.spec.evaluate === undefined ? undefined : evaluateArgs(plan.spec.evaluate),
     })
     const failed = outcomes.filter((r) => r.exitCode !== 0)
     say(
@@ -248,7 +252,9 @@ const padded = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
 export const sweepStatus = (location: string, json: boolean) =>
   Effect.gen(function* () {
     const { plan, layout } = yield* planAt(location)
-    const states = yield* Effect.forEach(plan.runs, (r) => readRunState(layout, r.id, r.iterations))
+    const states = yield* Effect.forEach(plan.runs, (r) =>
+      readRunState(layout, r.id, r.iterations, plan.spec.evaluate !== undefined),
+    )
     if (json) return yield* Effect.sync(() => process.stdout.write(`${JSON.stringify(states, null, 2)}\n`))
     const count = (s: RunState["status"]) => states.filter((x) => x.status === s).length
     const table = padded([["run", "status", "detail"], ...states.map((s) => [s.id, s.status, s.detail])])

@@ -280,7 +280,7 @@ export const collectRuns = (plan: Plan, layout: SweepLayout) =>
     const rows: Array<CollectedRun> = []
     for (const run of plan.runs) {
       const dir = layout.runDir(run.id)
-      const state = yield* readRunState(layout, run.id, run.iterations)
+      const state = yield* readRunState(layout, run.id, run.iterations, plan.spec.evaluate !== undefined)
       const metrics = yield* fs
         .readFileString(path.join(dir, "metrics.jsonl"))
         .pipe(Effect.orElseSucceed(() => ""))

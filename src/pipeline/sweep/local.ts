@@ -2,8 +2,9 @@
  * The local engine: the runs of a sweep as child processes on this machine, at most `parallel` at
  * once. Each child is the ordinary training command — `node dist/run.js <pipeline> --out <dir>
  * --force` for a run not started, `node dist/run.js --resume <dir>` for one with a run directory —
- * so a sweep stopped half-way picks up where each run's newest checkpoint is. A run that fails is
- * recorded (exit code in `sweep/state/<id>.json`, output in `sweep/logs/<id>.log`) and the others
+ * so a sweep stopped half-way picks up where each run's newest checkpoint is. With a sweep's
+ * `evaluate` section, a run whose training is done is then evaluated (`node dist/run.js evaluate
+ * <dir> …` into <dir>/evaluation/) unless it already was. A run that fails is recorded (exit code in `sweep/state/<id>.json`, output in `sweep/logs/<id>.log`) and the others
  * go on.
  *
  * Stopping the sweep (Ctrl-C, SIGTERM) sends SIGTERM to every running child's process group; each
@@ -14,7 +15,7 @@ import { Effect, FileSystem, Stream } from "effect"
 import { ChildProcess } from "effect/process"
 import { OutputError } from "../errors.js"
 import type { SweepLayout } from "./layout.js"
-import { type Attempt, type NextStep, nextStep, writeAttempt } from "./run-state.js"
+import { type Attempt, evaluated, type NextStep, nextStep, writeAttempt } from "./run-state.js"
 
 export interface LocalOptions {
   readonly layout: SweepLayout
@@ -29,6 +30,8 @@ export interface LocalOptions {
   readonly cwd: string
   /** one line per event (started, ended) */
   readonly say?: (line: string) => void
+  /** the `evaluate` command's arguments after the run directory, run once training is done; none: no evaluation */
+  readonly evaluate?: ReadonlyArray<string> | undefined
 }
 
 export interface LocalOutcome {
@@ -48,17 +51,16 @@ export const stepArgs = (layout: SweepLayout, id: string, step: "start" | "resum
     ? ["--resume", layout.runDir(id)]
     : [layout.pipeline(id), "--out", layout.runDir(id), "--force"]
 
-const runOne = (o: LocalOptions, id: string) =>
+/** One child process for run `id` (training or its evaluation), its output appended to the run's log. */
+const attemptOnce = (o: LocalOptions, id: string, action: Attempt["action"], args: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const say = o.say ?? (() => {})
-    const step = yield* nextStep(o.layout.runDir(id))
-    if (step === "done") return { id, step, exitCode: 0 } satisfies LocalOutcome
     yield* fs.makeDirectory(o.layout.logs, { recursive: true })
     const threads = String(o.cpus)
     const exitCode = yield* Effect.scoped(
       Effect.gen(function* () {
-        const handle = yield* ChildProcess.make(o.node, [o.runJs, ...stepArgs(o.layout, id, step)], {
+        const handle = yield* ChildProcess.make(o.node, [o.runJs, ...args], {
           cwd: o.cwd,
           extendEnv: true,
           env: {
@@ -72,11 +74,13 @@ const runOne = (o: LocalOptions, id: string) =>
           engine: "local",
           host: hostname(),
           pid: handle.pid,
-          action: step,
+          action,
           started: new Date().toISOString(),
         }
         yield* writeAttempt(o.layout, id, attempt)
-        say(`[${id}] ${step === "start" ? "started" : "resumed"} (pid ${handle.pid})`)
+        say(
+          `[${id}] ${action === "start" ? "started" : action === "resume" ? "resumed" : "evaluating"} (pid ${handle.pid})`,
+        )
         // on interruption the scope sends SIGTERM and waits: record how the run ended even then
         yield* Effect.addFinalizer(() =>
           handle.exitCode.pipe(
@@ -93,7 +97,19 @@ const runOne = (o: LocalOptions, id: string) =>
         return code as number
       }),
     )
-    say(`[${id}] ${exitCode === 0 ? "done" : `ended with exit code ${exitCode}`}`)
+    say(
+      `[${id}] ${action === "evaluate" ? "evaluation " : ""}${exitCode === 0 ? "done" : `ended with exit code ${exitCode}`}`,
+    )
+    return exitCode
+  })
+
+const runOne = (o: LocalOptions, id: string) =>
+  Effect.gen(function* () {
+    const step = yield* nextStep(o.layout.runDir(id))
+    let exitCode = 0
+    if (step !== "done") exitCode = yield* attemptOnce(o, id, step, stepArgs(o.layout, id, step))
+    if (exitCode === 0 && o.evaluate !== undefined && !(yield* evaluated(o.layout.runDir(id))))
+      exitCode = yield* attemptOnce(o, id, "evaluate", ["evaluate", o.layout.runDir(id), ...o.evaluate])
     return { id, step, exitCode } satisfies LocalOutcome
   }).pipe(
     Effect.mapError(

@@ -26,7 +26,7 @@ export interface Attempt {
   readonly pid: number
   /** SLURM: `<array job id>_<array index>` */
   readonly job?: string | undefined
-  readonly action: "start" | "resume"
+  readonly action: "start" | "resume" | "evaluate"
   readonly started: string
   readonly exitCode?: number | undefined
   readonly finished?: string | undefined
@@ -81,6 +81,14 @@ export const nextStep = (runDir: string) =>
     return "start" as NextStep
   })
 
+/** Whether `node dist/run.js evaluate <run>` has written its report (`<run>/evaluation/evaluation.json`). */
+export const evaluated = (runDir: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    return yield* exists(fs, path.join(runDir, "evaluation", "evaluation.json"))
+  })
+
 /** Iterations reported in a metrics.jsonl text (a torn last line is ignored). */
 export const reportedIterations = (text: string): number =>
   parseMetrics(text).reduce((most, line) => Math.max(most, line.iteration), 0)
@@ -111,8 +119,11 @@ export const lastError = (log: string): string | undefined =>
 const progress = (iterations: number, total: number | undefined) =>
   total === undefined ? `${iterations} iterations` : `${iterations}/${total}`
 
-/** The state of run `id`; `total` is its planned iteration count (for the progress figure). */
-export const readRunState = (layout: SweepLayout, id: string, total?: number) =>
+/**
+ * The state of run `id`; `total` is its planned iteration count (for the progress figure). With
+ * `withEvaluation`, a run is done only once its evaluation report is there too.
+ */
+export const readRunState = (layout: SweepLayout, id: string, total?: number, withEvaluation = false) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
@@ -138,7 +149,10 @@ export const readRunState = (layout: SweepLayout, id: string, total?: number) =>
       attempt,
       detail,
     })
-    if (done) return state("done", progress(iterations, total))
+    const evaluatedToo = !withEvaluation || (yield* evaluated(files.dir))
+    if (done && evaluatedToo) return state("done", progress(iterations, total))
+    if (done && attempt?.action !== "evaluate")
+      return state("pending", `${progress(iterations, total)}, trained; not evaluated yet`)
     if (attempt === undefined)
       return iterations > 0 || checkpoint !== undefined
         ? state("pending", `${progress(iterations, total)}, started outside the sweep; resumes ${where}`)
@@ -160,6 +174,6 @@ export const readRunState = (layout: SweepLayout, id: string, total?: number) =>
     const error = lastError(log)
     return state(
       "failed",
-      `exit ${attempt.exitCode} at ${progress(iterations, total)}${error === undefined ? "" : `: ${error}`} (log ${layout.logFile(id)})`,
+      `${attempt.action === "evaluate" ? "trained; evaluation failed with " : ""}exit ${attempt.exitCode} at ${progress(iterations, total)}${error === undefined ? "" : `: ${error}`} (log ${layout.logFile(id)})`,
     )
   })

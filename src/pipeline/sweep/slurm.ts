@@ -37,6 +37,8 @@ export interface SbatchInput {
   readonly node: string
   readonly runJs: string
   readonly cwd: string
+  /** the `evaluate` command's arguments after the run directory (the sweep's `evaluate` section); none: no evaluation */
+  readonly evaluate?: ReadonlyArray<string> | undefined
 }
 
 /** A word quoted for bash (effect's POSIX quoting: plain words stay as they are). */
@@ -62,6 +64,7 @@ export const sbatchScript = (i: SbatchInput): string => {
   return `#!/bin/bash
 # coopnets sweep ${i.sweep} (${i.source}): ${i.ids.length} run${i.ids.length === 1 ? "" : "s"}, one array task each.
 # Task i starts run RUNS[i], or resumes it from its newest checkpoint (node dist/run.js --resume DIR).
+# With the sweep's "evaluate" section it then evaluates the run (node dist/run.js evaluate DIR ...).
 ${directives.map((d) => `#SBATCH ${d}`).join("\n")}
 set -uo pipefail
 
@@ -84,18 +87,15 @@ export TF_NUM_INTRAOP_THREADS=\${TF_NUM_INTRAOP_THREADS:-\${SLURM_CPUS_PER_TASK:
 export TF_NUM_INTEROP_THREADS=\${TF_NUM_INTEROP_THREADS:-\${SLURM_CPUS_PER_TASK:-1}}
 echo "[$(date -Is)] SLURM job $JOB, attempt $((\${SLURM_RESTART_COUNT:-0} + 1)), on $(hostname): run $ID"
 
-if [ -f "$DIR/checkpoints/final/checkpoint.json" ]; then
+# with the sweep's "evaluate" section: its arguments to \`node dist/run.js evaluate DIR\` once training is done
+EVALUATE=(${(i.evaluate ?? []).map(q).join(" ")})
+trained() { [ -f "$DIR/checkpoints/final/checkpoint.json" ]; }
+evaluated() { [ \${#EVALUATE[@]} -eq 0 ] || [ -f "$DIR/evaluation/evaluation.json" ]; }
+if trained && evaluated; then
   echo "run $ID is already done"
   exit 0
-elif [ -f "$DIR/config.json" ]; then
-  ACTION=resume
-  set -- --resume "$DIR"
-else
-  ACTION=start
-  set -- "$OWN/pipelines/$ID.json" --out "$DIR" --force
 fi
 
-STARTED=$(date -Is)
 attempt() { # pid [exit code]: sweep/state/<id>.json, written atomically
   local tmp="$STATE.tmp-$$" ended=""
   [ $# -gt 1 ] && ended=",\\"exitCode\\":$2,\\"finished\\":\\"$(date -Is)\\""
@@ -104,23 +104,41 @@ attempt() { # pid [exit code]: sweep/state/<id>.json, written atomically
 }
 
 requeue=0
+child=
 # scancel / requeue / preemption: SLURM sends SIGTERM to the run too, which checkpoints and exits 143; wait for it
 trap 'echo "[$(date -Is)] SIGTERM: the run writes a checkpoint and stops"' TERM
 # --signal=B:USR1@N: the time limit is near; stop the run at a checkpoint and requeue this task
-trap 'requeue=1; echo "[$(date -Is)] time limit near: checkpoint, stop, requeue"; kill -TERM "$child" 2>/dev/null' USR1
+trap 'requeue=1; echo "[$(date -Is)] time limit near: checkpoint, stop, requeue"; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' USR1
 
-"$NODE" "$RUN_JS" "$@" &
-child=$!
-attempt "$child"
-while :; do
-  wait "$child"
-  rc=$?
-  kill -0 "$child" 2>/dev/null || break
-done
-# a trap that interrupted wait just as the run ended: its exit code is still waiting to be collected
-wait "$child" 2>/dev/null && rc=0 || { code=$?; [ "$code" -ne 127 ] && rc=$code; }
-attempt "$child" "$rc"
-echo "[$(date -Is)] run $ID: $ACTION ended with exit code $rc"
+step() { # ACTION ARGS...: node dist/run.js ARGS in the background, waited for through the traps; sets rc
+  ACTION=$1
+  shift
+  STARTED=$(date -Is)
+  "$NODE" "$RUN_JS" "$@" &
+  child=$!
+  attempt "$child"
+  while :; do
+    wait "$child"
+    rc=$?
+    kill -0 "$child" 2>/dev/null || break
+  done
+  # a trap that interrupted wait just as the run ended: its exit code is still waiting to be collected
+  wait "$child" 2>/dev/null && rc=0 || { code=$?; [ "$code" -ne 127 ] && rc=$code; }
+  attempt "$child" "$rc"
+  echo "[$(date -Is)] run $ID: $ACTION ended with exit code $rc"
+}
+
+rc=0
+if ! trained; then
+  if [ -f "$DIR/config.json" ]; then
+    step resume --resume "$DIR"
+  else
+    step start "$OWN/pipelines/$ID.json" --out "$DIR" --force
+  fi
+fi
+if [ "$rc" -eq 0 ] && [ "$requeue" = 0 ] && ! evaluated; then
+  step evaluate evaluate "$DIR" "\${EVALUATE[@]}"
+fi
 if [ "$requeue" = 1 ] && [ "$rc" -ne 0 ]; then
   scontrol requeue "$JOB"
 fi

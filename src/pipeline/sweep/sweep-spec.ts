@@ -75,6 +75,22 @@ export const Resources = section(
 )
 export type Resources = typeof Resources.Type
 
+/** Sample quality of each finished run, by `node dist/run.js evaluate` (MNIST classifier: FD, IS, …). */
+export const SweepEvaluation = Schema.Struct({
+  samples: field(Schema.Int.check(Schema.isGreaterThanOrEqualTo(2)), 1000, "images drawn per run"),
+  sampler: field(
+    Schema.Literals(["chains", "generator"]),
+    "chains",
+    '"chains": as the run\'s own chains and revise stages made them in training (the fair sampler for ablations) | "generator": g(z), then `langevin` descriptor steps',
+  ),
+  langevin: field(NonNegativeInt, 0, 'sampler "generator": descriptor Langevin steps after g(z)'),
+  seed: field(NonNegativeInt, 0, "the sampling seed"),
+}).annotate({
+  description:
+    "evaluate every finished run (node dist/run.js evaluate <run> …) into <run>/evaluation/; none: no evaluation",
+})
+export type SweepEvaluation = typeof SweepEvaluation.Type
+
 export const SweepFile = Schema.Struct({
   name: Schema.optionalKey(
     SafeName.annotate({
@@ -101,6 +117,7 @@ export const SweepFile = Schema.Struct({
       .annotate({ description: "every variant × grid point with each seed; none: the base pipeline's seed" }),
   ),
   resources: Resources,
+  evaluate: Schema.optionalKey(SweepEvaluation),
 })
 
 /** A decoded sweep file, its name filled in. */
@@ -182,6 +199,18 @@ const nameOf = (source: string): string => {
   const base = (source.split(/[\\/]/).at(-1) ?? "sweep").replace(/\.json$/, "")
   return SAFE.test(base) ? base : "sweep"
 }
+
+/** The `evaluate` command's arguments after the run directory, for a sweep's `evaluate` section. */
+export const evaluateArgs = (e: SweepEvaluation): Array<string> => [
+  "--n",
+  String(e.samples),
+  "--sampler",
+  e.sampler,
+  ...(e.sampler === "generator" ? ["--langevin", String(e.langevin)] : []),
+  "--seed",
+  String(e.seed),
+  "--force",
+]
 
 /** Decodes and checks the text of a sweep file (`source` names it in errors). */
 export const decodeSweep = (text: string, source: string): Effect.Effect<SweepSpec, ConfigError> =>
