@@ -10,6 +10,7 @@
 import { Effect, FileSystem, Path } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { fitGaussian, frechetDistance } from "../../models/frechet.js"
+import { Models } from "../../stages/models.js"
 import { useBackend } from "../backend/service.js"
 import { imageShapeOf } from "../config/shapes.js"
 import type { BackendChoice } from "../config/spec.js"
@@ -36,7 +37,8 @@ import {
   sampleQuality,
 } from "../evaluation/sample-quality.js"
 import { drawSamples } from "../nets/draw.js"
-import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
+import { drawAsTrained } from "../nets/draw-chains.js"
+import { openTrainedRun, withTrainedModels, withTrainedModelsEffect } from "../nets/trained.js"
 import { claimOutputDir } from "../run-dir/layout.js"
 import { writeAtomic } from "../run-dir/writer.js"
 import { choiceFlag, forceFlag, given, intFlag, invoke, outFlag, UsageHint } from "./flags.js"
@@ -57,6 +59,11 @@ export interface EvaluateOptions {
   readonly langevinSteps: number | undefined
   /** checkpoints only: the sampling seed (default 0) */
   readonly seed: number | undefined
+  /**
+   * checkpoints only: "generator" draws g(z) then `langevinSteps` descriptor steps (default);
+   * "chains" draws as the run's own chains and revise stages did in training (nets/draw-chains.ts)
+   */
+  readonly sampler?: "generator" | "chains" | undefined
   readonly outDir: string | undefined
   readonly force: boolean
   /** a tfjs LayersModel's model.json whose outputs (or `layer`'s) are the features of a Fréchet distance */
@@ -88,6 +95,12 @@ export const evaluateCommand = Command.make(
       Flag.optional,
     ),
     seed: intFlag("seed", 0, "checkpoints: the sampling seed").pipe(Flag.optional),
+    sampler: choiceFlag(
+      "sampler",
+      ["generator", "chains"],
+      'checkpoints: "generator" (default): g(z), then --langevin steps; "chains": as the run\'s own chains and revise stages made its samples in training (noise + Langevin for the descriptor alone, g(z) for the generator alone, …)',
+      (raw) => `--sampler must be "generator" or "chains", got "${raw}".`,
+    ).pipe(Flag.optional),
     features: Flag.String("features").pipe(
       Flag.withDescription(
         "a tfjs LayersModel (model.json) whose outputs are the features of the Fréchet distance, for images other than MNIST digits",
@@ -122,6 +135,7 @@ export const evaluateCommand = Command.make(
     count: given(a.n),
     langevinSteps: given(a.langevin),
     seed: given(a.seed),
+    sampler: given(a.sampler),
     outDir: given(a.out),
     force: a.force,
     features: given(a.features),
@@ -149,6 +163,8 @@ export interface EvaluationReport {
     readonly iteration?: number
     readonly langevinSteps?: number
     readonly seed?: number
+    /** how the samples were drawn (`--sampler`) */
+    readonly sampler?: "generator" | "chains"
   }
   readonly mnist?: {
     readonly classifier: {
@@ -221,14 +237,28 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
     if (yield* isTrainedRun(o.location)) {
       const run = yield* openTrainedRun(o.location, o.outDir, o.force, "evaluation")
       const count = o.count ?? DEFAULT_EVALUATION_SAMPLES
-      const langevinSteps = o.langevinSteps ?? 0
+      const sampler = o.sampler ?? "generator"
+      if (sampler === "chains" && o.langevinSteps !== undefined)
+        return yield* new UsageError({
+          message: `--langevin applies to --sampler generator; --sampler chains revises as the run did in training (langevin.steps ${run.spec.langevin.steps} with stages.revise "${run.spec.stages.revise}").`,
+        })
+      const langevinSteps = sampler === "chains" ? 0 : (o.langevinSteps ?? 0)
       const seed = o.seed ?? 0
       const shape = imageShapeOf(run.spec)
       yield* checkApplicable(shape, o, "samples")
-      log(`Sampling ${count} images from ${run.checkpoint.dir} (langevin ${langevinSteps}, seed ${seed}) ...`)
-      const images = yield* withTrainedModels(run, o.backend, o.quiet, (models) =>
-        drawSamples(models, run.spec, count, langevinSteps, seed),
+      log(
+        sampler === "chains"
+          ? `Sampling ${count} images from ${run.checkpoint.dir} as its chains "${run.spec.stages.chains}" and revise "${run.spec.stages.revise}" stages do (seed ${seed}) ...`
+          : `Sampling ${count} images from ${run.checkpoint.dir} (langevin ${langevinSteps}, seed ${seed}) ...`,
       )
+      const images =
+        sampler === "chains"
+          ? yield* withTrainedModelsEffect(run, o.backend, o.quiet, (models) =>
+              drawAsTrained(run.spec, count, seed).pipe(Effect.provideService(Models, models)),
+            )
+          : yield* withTrainedModels(run, o.backend, o.quiet, (models) =>
+              drawSamples(models, run.spec, count, langevinSteps, seed),
+            )
       const evaluated: Evaluated = {
         set: { images, count, shape },
         source: {
@@ -239,14 +269,15 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
           iteration: run.checkpoint.manifest.iteration,
           langevinSteps,
           seed,
+          sampler,
         },
         outDir: run.outDir,
       }
       return evaluated
     }
-    if (o.langevinSteps !== undefined || o.seed !== undefined)
+    if (o.langevinSteps !== undefined || o.seed !== undefined || o.sampler !== undefined)
       return yield* new UsageError({
-        message: `--langevin and --seed apply to sampling from a checkpoint; ${o.location} is a set of images.`,
+        message: `${o.sampler !== undefined ? "--sampler applies" : "--langevin and --seed apply"} to sampling from a checkpoint; ${o.location} is a set of images.`,
       })
     const outDir = yield* claimOutDir(o.location, o.outDir, o.force)
     yield* useBackend(o.backend ?? "auto", o.quiet ? () => {} : log)
@@ -270,9 +301,9 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
 /** `mnist:test`: the held-out digits (all, or N of them in a seeded order). */
 const heldOutDigits = (o: EvaluateOptions, log: (line: string) => void) =>
   Effect.gen(function* () {
-    if (o.langevinSteps !== undefined || o.seed !== undefined)
+    if (o.langevinSteps !== undefined || o.seed !== undefined || o.sampler !== undefined)
       return yield* new UsageError({
-        message: `--langevin and --seed apply to sampling from a checkpoint; ${MNIST_TEST_LOCATION} is a set of images.`,
+        message: `${o.sampler !== undefined ? "--sampler applies" : "--langevin and --seed apply"} to sampling from a checkpoint; ${MNIST_TEST_LOCATION} is a set of images.`,
       })
     if (o.count !== undefined && o.count > MNIST_HELD_OUT)
       return yield* new UsageError({

@@ -5,10 +5,10 @@
  */
 import { availableParallelism, hostname } from "node:os"
 import { fileURLToPath } from "node:url"
-import { Effect, FileSystem, Path } from "effect"
+import { Effect, FileSystem, Path, SchemaAST } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { type FieldDoc, fieldDocs } from "../config/schema-fields.js"
-import { ConfigError, OutputError } from "../errors.js"
+import { OutputError, UsageError } from "../errors.js"
 import { writeAtomic } from "../run-dir/writer.js"
 import { collectRuns, markdownTables } from "../sweep/collect.js"
 import { defaultParallel, runLocal, stepArgs } from "../sweep/local.js"
@@ -97,7 +97,7 @@ export const sweepCommand = Command.make(
   (a) =>
     a.file._tag === "None"
       ? Effect.fail(
-          new ConfigError({
+          new UsageError({
             message:
               "sweep needs a sweep file, e.g. `node dist/run.js sweep config/sweep-ablations.json`; `sweep status DIR` and `sweep collect DIR` read a sweep's directory.",
           }),
@@ -292,12 +292,36 @@ export const runSweep = (o: SweepInvocation) =>
       ? sweepStatus(o.location, o.json)
       : sweepCollect(o.location)
 
-const fieldLine = (f: FieldDoc): string =>
-  `  ${f.path.padEnd(34)} ${(f.default === undefined ? (f.path === "base" ? "(required)" : "(optional)") : JSON.stringify(f.default)).padEnd(18)} ${f.description}`
+const fieldLine = (path: string, value: string, description: string): string =>
+  `  ${path.padEnd(34)} ${value.padEnd(18)} ${description}`
 
-/** The sweep file's fields for `--help`, read off its schema. */
-export const sweepFieldsHelp = (): string =>
-  [
+/** The sweep file's fields for `--help`, read off its schema (records — set, variants, grid — as one line each). */
+export const sweepFieldsHelp = (): string => {
+  const lines =
+    SweepFile.ast._tag !== "Objects"
+      ? []
+      : SweepFile.ast.propertySignatures.flatMap((p) => {
+          const name = String(p.name)
+          const docs = fieldDocs(p.type, name)
+          if (docs.length > 0)
+            return docs.map((f: FieldDoc) =>
+              fieldLine(
+                f.path,
+                f.default === undefined ? "(optional)" : JSON.stringify(f.default),
+                f.description,
+              ),
+            )
+          const annotations = SchemaAST.resolve(p.type) ?? {}
+          const value =
+            "default" in annotations
+              ? JSON.stringify(annotations.default)
+              : name === "base"
+                ? "(required)"
+                : "(optional)"
+          return [fieldLine(name, value, String(annotations.description ?? ""))]
+        })
+  return [
     "Sweep file fields (node dist/run.js sweep <sweep.json>; see config/sweep-ablations.json)",
-    ...fieldDocs(SweepFile.ast).map(fieldLine),
+    ...lines,
   ].join("\n")
+}
