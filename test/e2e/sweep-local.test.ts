@@ -56,7 +56,7 @@ const sweepFiles = () => {
       backend,
       data: { source: "mnist", split: "train", limit: 64 },
       model: { descriptorChannels: [4, 4, 4], descriptorUnits: 3, zDim: 5, generatorChannels: [6, 4, 4] },
-      training: { iterations: 40, batchSize: 8, chains: 6 },
+      training: { iterations: 60, batchSize: 8, chains: 6 },
       langevin: { steps: 2 },
       output: { sampleEvery: 20, checkpointEvery: 4, logEvery: 20 },
     }),
@@ -104,12 +104,16 @@ describe("sweep, local engine", () => {
       "exploding_s2",
     ])
     const between = cli(["sweep", "status", out]).stdout
-    expect(between).toMatch(new RegExp(`${c1}.*(pending|done)`))
-    expect(between).not.toMatch(/running/)
+    // the coop runs were stopped mid-way at a checkpoint (SIGTERM from the sweep), none is left running
+    expect(between).toMatch(
+      /coop_s\d_[0-9a-f]{8} +pending +\d+\/60, stopped by a signal \(exit 143\); resumes from iteration \d+/,
+    )
+    expect(between).not.toMatch(/ {2}running {2}/)
 
     // second attempt: everything finishes or fails
     const second = cli(["sweep", file, "--parallel", "2", "--out", out])
     expect(second.status, second.stderr).toBe(1) // the exploding runs failed
+    expect(second.stderr).toMatch(/\[coop_s\d_[0-9a-f]{8}\] resumed/)
     const status = cli(["sweep", "status", out, "--json"])
     const states = JSON.parse(status.stdout) as Array<{ id: string; status: string; detail: string }>
     expect(states.map((s) => s.status)).toEqual(["done", "done", "failed", "failed"])
@@ -128,7 +132,7 @@ describe("sweep, local engine", () => {
 
     const collected = cli(["sweep", "collect", out])
     expect(collected.status, collected.stderr).toBe(0)
-    expect(collected.stdout).toContain(`| ${c1} | coop | – | 1 | done | 40/40 |`)
+    expect(collected.stdout).toContain(`| ${c1} | coop | – | 1 | done | 60/60 |`)
     expect(readFileSync(join(out, "sweep", "collect.md"), "utf8")).toContain(
       `| ${x2} | exploding | – | 2 | failed |`,
     )
@@ -137,7 +141,7 @@ describe("sweep, local engine", () => {
       ["coop", 2],
       ["exploding", 0],
     ])
-  })
+  }, 600_000)
 
   it("prints the SLURM job-array script with --dry-run and submits nothing", () => {
     const { file, out } = sweepFiles()

@@ -214,7 +214,15 @@ const runSweepFile = (o: Extract<SweepInvocation, { kind: "sweep" }>) =>
       cwd: process.cwd(),
       say,
       evaluate: plan.spec.evaluate === undefined ? undefined : evaluateArgs(plan.spec.evaluate),
-    })
+    }).pipe(
+      Effect.onInterrupt(() =>
+        Effect.sync(() =>
+          say(
+            `Sweep ${plan.sweep} stopped: every run it had started wrote a checkpoint. Run the same command again to resume them.`,
+          ),
+        ),
+      ),
+    )
     const failed = outcomes.filter((r) => r.exitCode !== 0)
     say(
       `Sweep ${plan.sweep}: ${outcomes.length - failed.length} of ${outcomes.length} runs ended well${failed.length === 0 ? "" : `; failed: ${failed.map((f) => `${f.id} (exit ${f.exitCode})`).join(", ")} — see \`node dist/run.js sweep status ${layout.root}\``}.`,

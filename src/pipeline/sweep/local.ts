@@ -11,7 +11,7 @@
  * finishes its iteration, writes a checkpoint and exits 143, and the sweep waits for them.
  */
 import { availableParallelism, hostname } from "node:os"
-import { Effect, FileSystem, Stream } from "effect"
+import { Effect, FileSystem } from "effect"
 import { ChildProcess } from "effect/process"
 import { OutputError } from "../errors.js"
 import type { SweepLayout } from "./layout.js"
@@ -60,16 +60,25 @@ const attemptOnce = (o: LocalOptions, id: string, action: Attempt["action"], arg
     const threads = String(o.cpus)
     const exitCode = yield* Effect.scoped(
       Effect.gen(function* () {
-        const handle = yield* ChildProcess.make(o.node, [o.runJs, ...args], {
-          cwd: o.cwd,
-          extendEnv: true,
-          env: {
-            TF_NUM_INTRAOP_THREADS: process.env.TF_NUM_INTRAOP_THREADS ?? threads,
-            TF_NUM_INTEROP_THREADS: process.env.TF_NUM_INTEROP_THREADS ?? threads,
+        // sh execs the run with its output appended straight to the log file (same pid, no pipe to drain:
+        // the log is whole even if this process dies, and a stopped reader can never block the run)
+        const handle = yield* ChildProcess.make(
+          "/bin/sh",
+          ["-c", 'exec "$0" "$@" >>"$COOPNETS_SWEEP_LOG" 2>&1', o.node, o.runJs, ...args],
+          {
+            cwd: o.cwd,
+            extendEnv: true,
+            env: {
+              COOPNETS_SWEEP_LOG: o.layout.logFile(id),
+              TF_NUM_INTRAOP_THREADS: process.env.TF_NUM_INTRAOP_THREADS ?? threads,
+              TF_NUM_INTEROP_THREADS: process.env.TF_NUM_INTEROP_THREADS ?? threads,
+            },
+            stdin: "ignore",
+            stdout: "ignore",
+            stderr: "ignore",
+            killSignal: "SIGTERM",
           },
-          stdin: "ignore",
-          killSignal: "SIGTERM",
-        })
+        )
         const attempt: Attempt = {
           engine: "local",
           host: hostname(),
@@ -81,20 +90,21 @@ const attemptOnce = (o: LocalOptions, id: string, action: Attempt["action"], arg
         say(
           `[${id}] ${action === "start" ? "started" : action === "resume" ? "resumed" : "evaluating"} (pid ${handle.pid})`,
         )
-        // on interruption the scope sends SIGTERM and waits: record how the run ended even then
+        // interrupted (Ctrl-C, SIGTERM to the sweep): SIGTERM to the run, which checkpoints and exits 143;
+        // wait for it and record how it ended. (This finalizer runs before the spawner's own, which
+        // would wait for the exit without signalling first.)
         yield* Effect.addFinalizer(() =>
-          handle.exitCode.pipe(
+          handle.isRunning.pipe(
+            Effect.flatMap((running) => (running ? handle.kill({ killSignal: "SIGTERM" }) : Effect.void)),
+            Effect.ignore,
+            Effect.andThen(handle.exitCode),
             Effect.flatMap((code) =>
               writeAttempt(o.layout, id, { ...attempt, exitCode: code, finished: new Date().toISOString() }),
             ),
             Effect.ignore,
           ),
         )
-        const [, code] = yield* Effect.all(
-          [Stream.run(handle.all, fs.sink(o.layout.logFile(id), { flag: "a" })), handle.exitCode],
-          { concurrency: "unbounded" },
-        )
-        return code as number
+        return (yield* handle.exitCode) as number
       }),
     )
     say(
