@@ -147,7 +147,7 @@ describe.skipIf(skipReason !== undefined)("sweep --engine slurm on a single-node
       return squeue === "" ? true : undefined
     })
     const status = sh("node", [runJs, "sweep", "status", slurmDir])
-    expect(status.match(/\bdone\b/g)?.length, status).toBe(4)
+    expect(status, status).toMatch(/^4 runs: 4 done, 0 running, 0 failed, 0 pending/m)
 
     const log = readFileSync(join(slurmDir, "sweep", "logs", `${victim}.log`), "utf8")
     expect(log).toMatch(/attempt 1,.*\n[\s\S]*start ended with exit code 143/)

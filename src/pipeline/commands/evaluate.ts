@@ -10,7 +10,6 @@
 import { Effect, FileSystem, Path } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { fitGaussian, frechetDistance } from "../../models/frechet.js"
-import { Models } from "../../stages/models.js"
 import { useBackend } from "../backend/service.js"
 import { imageShapeOf } from "../config/shapes.js"
 import type { BackendChoice } from "../config/spec.js"
@@ -36,9 +35,8 @@ import {
   type SampleQuality,
   sampleQuality,
 } from "../evaluation/sample-quality.js"
-import { drawSamples } from "../nets/draw.js"
-import { drawAsTrained } from "../nets/draw-chains.js"
-import { openTrainedRun, withTrainedModels, withTrainedModelsEffect } from "../nets/trained.js"
+import { defaultSampler, drawSamples, type Sampler, samplerDescription } from "../nets/draw.js"
+import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
 import { claimOutputDir } from "../run-dir/layout.js"
 import { writeAtomic } from "../run-dir/writer.js"
 import { choiceFlag, forceFlag, given, intFlag, invoke, outFlag, UsageHint } from "./flags.js"
@@ -60,10 +58,10 @@ export interface EvaluateOptions {
   /** checkpoints only: the sampling seed (default 0) */
   readonly seed: number | undefined
   /**
-   * checkpoints only: "generator" draws g(z) then `langevinSteps` descriptor steps (default);
-   * "chains" draws as the run's own chains and revise stages did in training (nets/draw-chains.ts)
+   * checkpoints only: "generator" draws g(z), "chains" as the run's own chains and revise stages did
+   * in training (nets/draw.ts), then `langevinSteps` descriptor steps; default: the run's (`defaultSampler`)
    */
-  readonly sampler?: "generator" | "chains" | undefined
+  readonly sampler?: Sampler | undefined
   readonly outDir: string | undefined
   readonly force: boolean
   /** a tfjs LayersModel's model.json whose outputs (or `layer`'s) are the features of a Fréchet distance */
@@ -98,7 +96,7 @@ export const evaluateCommand = Command.make(
     sampler: choiceFlag(
       "sampler",
       ["generator", "chains"],
-      'checkpoints: "generator" (default): g(z), then --langevin steps; "chains": as the run\'s own chains and revise stages made its samples in training (noise + Langevin for the descriptor alone, g(z) for the generator alone, …)',
+      'checkpoints: "generator": g(z); "chains": as the run\'s own chains and revise stages made its samples in training (noise + Langevin for the descriptor alone, g(z) for the generator alone, …); then --langevin steps. Default: "generator" for runs whose generator was taught, else "chains"',
       (raw) => `--sampler must be "generator" or "chains", got "${raw}".`,
     ).pipe(Flag.optional),
     features: Flag.String("features").pipe(
@@ -164,7 +162,7 @@ export interface EvaluationReport {
     readonly langevinSteps?: number
     readonly seed?: number
     /** how the samples were drawn (`--sampler`) */
-    readonly sampler?: "generator" | "chains"
+    readonly sampler?: Sampler
   }
   readonly mnist?: {
     readonly classifier: {
@@ -237,28 +235,17 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
     if (yield* isTrainedRun(o.location)) {
       const run = yield* openTrainedRun(o.location, o.outDir, o.force, "evaluation")
       const count = o.count ?? DEFAULT_EVALUATION_SAMPLES
-      const sampler = o.sampler ?? "generator"
-      if (sampler === "chains" && o.langevinSteps !== undefined)
-        return yield* new UsageError({
-          message: `--langevin applies to --sampler generator; --sampler chains revises as the run did in training (langevin.steps ${run.spec.langevin.steps} with stages.revise "${run.spec.stages.revise}").`,
-        })
-      const langevinSteps = sampler === "chains" ? 0 : (o.langevinSteps ?? 0)
+      const sampler = o.sampler ?? defaultSampler(run.spec)
+      const langevinSteps = o.langevinSteps ?? 0
       const seed = o.seed ?? 0
       const shape = imageShapeOf(run.spec)
       yield* checkApplicable(shape, o, "samples")
       log(
-        sampler === "chains"
-          ? `Sampling ${count} images from ${run.checkpoint.dir} as its chains "${run.spec.stages.chains}" and revise "${run.spec.stages.revise}" stages do (seed ${seed}) ...`
-          : `Sampling ${count} images from ${run.checkpoint.dir} (langevin ${langevinSteps}, seed ${seed}) ...`,
+        `Sampling ${count} images from ${run.checkpoint.dir}: ${samplerDescription(run.spec, sampler)}, then langevin ${langevinSteps} (seed ${seed}) ...`,
       )
-      const images =
-        sampler === "chains"
-          ? yield* withTrainedModelsEffect(run, o.backend, o.quiet, (models) =>
-              drawAsTrained(run.spec, count, seed).pipe(Effect.provideService(Models, models)),
-            )
-          : yield* withTrainedModels(run, o.backend, o.quiet, (models) =>
-              drawSamples(models, run.spec, count, langevinSteps, seed),
-            )
+      const images = yield* withTrainedModels(run, o.backend, o.quiet, (models) =>
+        drawSamples(models, run.spec, count, langevinSteps, seed, shape, undefined, sampler),
+      )
       const evaluated: Evaluated = {
         set: { images, count, shape },
         source: {

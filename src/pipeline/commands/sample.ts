@@ -7,14 +7,15 @@
 import { Effect, Path } from "effect"
 import { Command, Flag } from "effect/cli"
 import { CLASSES } from "../../models/nets.js"
+import { imageShapeOf } from "../config/shapes.js"
 import type { BackendChoice } from "../config/spec.js"
 import { UsageError } from "../errors.js"
-import { drawSamples, sampleShape } from "../nets/draw.js"
+import { defaultSampler, drawSamples, type Sampler, sampleShape } from "../nets/draw.js"
 import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
 import { encodeNpy, encodePng, tile } from "../run-dir/image-files.js"
 import * as WriterLayer from "../run-dir/writer.js"
 import { fileJob, Writer } from "../run-dir/writer.js"
-import { forceFlag, given, intFlag, invoke, outFlag, trainedRunArgument, UsageHint } from "./flags.js"
+import { choiceFlag, forceFlag, given, intFlag, invoke, outFlag, trainedRunArgument, UsageHint } from "./flags.js"
 
 export interface SampleOptions {
   /** a run directory or a checkpoint directory */
@@ -30,6 +31,8 @@ export interface SampleOptions {
   readonly size?: number | undefined
   /** class-conditional nets: the class of every sample (default: cycle through the classes) */
   readonly label?: number | undefined
+  /** "generator" or "chains" (nets/draw.ts); default: the run's (`defaultSampler`) */
+  readonly sampler?: Sampler | undefined
 }
 
 export const sampleCommand = Command.make(
@@ -53,6 +56,12 @@ export const sampleCommand = Command.make(
       0,
       "class-conditional nets: every sample of digit K (default: the classes 0, 1, …, 9 in turn)",
     ).pipe(Flag.optional),
+    sampler: choiceFlag(
+      "sampler",
+      ["generator", "chains"],
+      '"generator": g(z); "chains": as the run\'s own chains and revise stages made its samples in training; then --langevin steps. Default: "generator" for runs whose generator was taught, else "chains"',
+      (raw) => `--sampler must be "generator" or "chains", got "${raw}".`,
+    ).pipe(Flag.optional),
     out: outFlag("the output directory (default <run-dir>/sampled)"),
     force: forceFlag("overwrite the files of an existing output directory"),
   },
@@ -64,12 +73,13 @@ export const sampleCommand = Command.make(
     seed: a.seed,
     size: given(a.size),
     label: given(a.class),
+    sampler: given(a.sampler),
     outDir: given(a.out),
     force: a.force,
   })),
 ).pipe(
   Command.withDescription(
-    "Draw N samples from the generator, then K descriptor Langevin steps with --langevin K. Writes png/NNNNNN.png, grid.png and samples.npy (N×H×W[×C] float32 in [0, 1]).",
+    "Draw N samples from the generator (or, with --sampler chains, as the run's own chains and revise stages made them in training; the default for runs whose generator was never taught), then K descriptor Langevin steps with --langevin K. Writes png/NNNNNN.png, grid.png and samples.npy (N×H×W[×C] float32 in [0, 1]).",
   ),
   Command.annotate(
     UsageHint,
@@ -96,8 +106,13 @@ export const sample = (o: SampleOptions) =>
             ? `--class must be a digit from 0 to ${CLASSES - 1}, got ${o.label}.`
             : `--class needs class-conditional nets (model.arch "mnistConditional"); this checkpoint's "${spec.model.arch}" nets take no class.`,
       })
+    const sampler = o.sampler ?? defaultSampler(spec)
+    if (sampler === "chains" && image[0] !== imageShapeOf(spec)[0])
+      return yield* new UsageError({
+        message: `--size draws from the generator at another size; --sampler chains draws as training did, at ${imageShapeOf(spec)[0]}x${imageShapeOf(spec)[1]}. Pass --sampler generator with --size.`,
+      })
     const values = yield* withTrainedModels(run, o.backend, o.quiet, (models) =>
-      drawSamples(models, spec, o.count, o.langevinSteps, o.seed, image, o.label),
+      drawSamples(models, spec, o.count, o.langevinSteps, o.seed, image, o.label, sampler),
     )
     const [h, w, c] = image
     const size = h * w * c

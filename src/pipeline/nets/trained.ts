@@ -48,20 +48,13 @@ export const withTrainedModels = <A>(
   backend: typeof BackendChoice.Type | undefined,
   quiet: boolean | undefined,
   use: (models: ModelsShape) => A,
-) => withTrainedModelsEffect(run, backend, quiet, (models) => Effect.sync(() => use(models)))
-
-/** As `withTrainedModels`, for a computation that is itself an effect (e.g. running the run's stages). */
-export const withTrainedModelsEffect = <A, E, R>(
-  run: TrainedRun,
-  backend: typeof BackendChoice.Type | undefined,
-  quiet: boolean | undefined,
-  use: (models: ModelsShape) => Effect.Effect<A, E, R>,
 ) =>
   useBackend(backend ?? run.spec.backend, quiet ? () => {} : undefined).pipe(
     Effect.andThen(
       Effect.acquireUseRelease(
         Effect.sync(() => buildModels(run.spec)),
-        (models) => restoreModels(run.checkpoint, models, false).pipe(Effect.andThen(use(models))),
+        (models) =>
+          restoreModels(run.checkpoint, models, false).pipe(Effect.andThen(Effect.sync(() => use(models)))),
         (models) => Effect.sync(() => disposeModels(models)),
       ),
     ),
