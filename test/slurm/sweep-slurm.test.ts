@@ -139,8 +139,14 @@ describe.skipIf(skipReason !== undefined)("sweep --engine slurm on a single-node
     const finalBeforeRequeue = existsSync(join(slurmDir, victim, "checkpoints", "final"))
     expect(finalBeforeRequeue).toBe(false)
     sh("scontrol", ["requeue", `${job}_0`])
-    // a requeued task becomes eligible only 120 s later: let it start now
-    sh("scontrol", ["update", `jobid=${job}_0`, "StartTime=now"])
+    // a requeued task becomes eligible only 120 s later: let it start now (once SLURM shows it pending)
+    await waitFor("the requeued task to be released", 60, () => {
+      const state = sh("squeue", ["-h", "-j", `${job}_0`, "-o", "%T %r"]).trim()
+      if (!state.startsWith("PENDING"))
+        return state === "" || /RUNNING|COMPLETED/.test(state) ? true : undefined
+      spawnSync("scontrol", ["update", `jobid=${job}_0`, "StartTime=now"])
+      return undefined
+    })
 
     await waitFor("every run to finish", 600, () => {
       const squeue = sh("squeue", ["-h", "-j", String(job), "-o", "%T"]).trim()
