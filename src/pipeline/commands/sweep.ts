@@ -126,8 +126,18 @@ const runJs = (): string => fileURLToPath(new URL("../../run.js", import.meta.ur
 
 const say = (line: string) => process.stderr.write(`${line}\n`)
 
-/** The runs worth launching now: not done, not running on this host (a live pid). */
-const toLaunch = (plan: Plan, states: ReadonlyArray<RunState>) =>
+/**
+ * The runs worth launching now — not done, not running on this host (a live pid) — seed by seed:
+ * every configuration's first seed before any second one, so that a sweep cut short still covers
+ * every variant and grid point.
+ */
+const toLaunch = (plan: Plan, states: ReadonlyArray<RunState>) => {
+  const seeds = plan.spec.seeds ?? []
+  const rank = (seed: number | undefined) => (seed === undefined ? 0 : seeds.indexOf(seed))
+  return launchable(plan, states).sort((a, b) => rank(a.seed) - rank(b.seed) || a.index - b.index)
+}
+
+const launchable = (plan: Plan, states: ReadonlyArray<RunState>) =>
   plan.runs.filter((_, i) => {
     const s = states[i] as RunState
     if (s.status === "done") return false
