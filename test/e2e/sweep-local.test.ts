@@ -136,6 +136,7 @@ describe("sweep, local engine", () => {
     expect(readFileSync(join(out, "sweep", "collect.md"), "utf8")).toContain(
       `| ${x2} | exploding | – | 2 | failed |`,
     )
+    expect(existsSync(join(out, "sweep", "collect.png"))).toBe(true) // the coop grid (the exploding runs have none)
     const json = JSON.parse(readFileSync(join(out, "sweep", "collect.json"), "utf8"))
     expect(json.groups.map((g: { variant: string; done: number }) => [g.variant, g.done])).toEqual([
       ["coop", 2],

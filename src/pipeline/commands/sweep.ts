@@ -9,6 +9,7 @@ import { Effect, FileSystem, Path, SchemaAST } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { type FieldDoc, fieldDocs } from "../config/schema-fields.js"
 import { OutputError, UsageError } from "../errors.js"
+import { runFiles } from "../run-dir/layout.js"
 import { writeAtomic } from "../run-dir/writer.js"
 import { collectRuns, markdownTables } from "../sweep/collect.js"
 import { defaultParallel, runLocal, stepArgs } from "../sweep/local.js"
@@ -16,6 +17,7 @@ import { checkExistingRuns, type Plan, readPlan, resolveSweep, writePlan } from 
 import { nextStep, type RunState, readRunState } from "../sweep/run-state.js"
 import { sbatchScript, submit } from "../sweep/slurm.js"
 import { decodeSweep, evaluateArgs, SweepFile } from "../sweep/sweep-spec.js"
+import { sideBySide } from "./compare.js"
 import { choiceFlag, given, intFlag, invoke, outFlag, UsageHint } from "./flags.js"
 
 export type SweepInvocation =
@@ -60,7 +62,7 @@ export const sweepCollectCommand = Command.make(
   invoke((a) => ({ kind: "sweep-collect" as const, location: a.location })),
 ).pipe(
   Command.withDescription(
-    "One table of a sweep's runs — per variant and grid point the mean ± sd over its seeds of FD, IS, class entropy, L_D, reconstruction error and ms/iteration, then per run its status, energies and losses (means of the last 10 iterations), median ms/iteration and sample quality (from `evaluate` or the training loop's evaluation) — printed and written to sweep/collect.md and collect.json.",
+    "One table of a sweep's runs — per variant and grid point the mean ± sd over its seeds of FD, IS, class entropy, L_D, reconstruction error and ms/iteration, then per run its status, energies and losses (means of the last 10 iterations), median ms/iteration and sample quality (from `evaluate` or the training loop's evaluation) — printed and written to sweep/collect.md and collect.json, with collect.png: each configuration's final grid of revised samples, side by side.",
   ),
   Command.annotate(
     UsageHint,
@@ -196,7 +198,7 @@ const runSweepFile = (o: Extract<SweepInvocation, { kind: "sweep" }>) =>
     const parallel = o.parallel ?? defaultParallel(resources.cpus)
     if (o.dryRun) {
       const lines: Array<string> = []
-      for (const run of plan.runs) {
+      for (const run of toLaunch(plan, states)) {
         const step = yield* nextStep(layout.runDir(run.id))
         lines.push(
           step === "done"
@@ -285,6 +287,8 @@ export const sweepStatus = (location: string, json: boolean) =>
 
 export const sweepCollect = (location: string) =>
   Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
     const { plan, layout } = yield* planAt(location)
     const { rows, groups } = yield* collectRuns(plan, layout)
     const md = markdownTables(rows, groups)
@@ -297,9 +301,27 @@ export const sweepCollect = (location: string) =>
         `${JSON.stringify({ sweep: plan.sweep, source: plan.source, base: plan.base, groups, runs: rows }, null, 2)}\n`,
       ),
     )
+    // each configuration's final revised grid (its first finished seed), side by side
+    const panels: Array<{ label: string; png: Uint8Array }> = []
+    for (const group of groups) {
+      const row = rows.find(
+        (r) => r.status === "done" && r.variant === group.variant && r.point === group.point,
+      )
+      if (row === undefined) continue
+      const grid = runFiles(layout.runDir(row.id), path).grid("revised", row.iterations)
+      const png = yield* fs.readFile(grid).pipe(Effect.orElseSucceed(() => undefined))
+      if (png !== undefined)
+        panels.push({ label: `${row.variant ?? row.id} (seed ${row.seed ?? "base"})`, png })
+    }
+    if (panels.length > 0) {
+      const image = yield* Effect.promise(() => sideBySide(panels))
+      yield* writeAtomic(`${layout.root}/sweep/collect.png`, image)
+    }
     return yield* Effect.sync(() => {
       process.stdout.write(md)
-      say(`Wrote collect.md and collect.json to ${layout.root}/sweep.`)
+      say(
+        `Wrote collect.md, collect.json${panels.length > 0 ? " and collect.png (each configuration's final revised grid)" : ""} to ${layout.root}/sweep.`,
+      )
     })
   })
 
