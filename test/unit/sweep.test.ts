@@ -36,7 +36,7 @@ import {
   writePlan,
 } from "../../src/pipeline/sweep/plan.js"
 import { lastError, readRunState, reportedIterations } from "../../src/pipeline/sweep/run-state.js"
-import { parseJobId, sbatchScript } from "../../src/pipeline/sweep/slurm.js"
+import { parseJobId, queuedRuns, sbatchScript } from "../../src/pipeline/sweep/slurm.js"
 import { decodeSweep, type SweepSpec, slurmSeconds } from "../../src/pipeline/sweep/sweep-spec.js"
 
 const run = <A, E>(effect: Effect.Effect<A, E, NodeServices.NodeServices>) =>
@@ -579,6 +579,19 @@ describe("SLURM job-array script", () => {
       "#SBATCH --output='/work/runs/abl/sweep/slurm/%A_%a.out'",
     ])
     execFileSync("bash", ["-n"], { input: script })
+  })
+
+  it("reads which runs SLURM still holds from squeue -r", () => {
+    const subs = [
+      { job: "14", ids: ["a", "b", "c"] },
+      { job: "20", ids: ["d"] },
+    ]
+    expect(
+      [
+        ...queuedRuns("14_0 RUNNING\n14_1 COMPLETED\n14_2 PENDING\n20_0 CANCELLED\n99_0 RUNNING\n", subs),
+      ].sort(),
+    ).toEqual(["a", "c"])
+    expect(queuedRuns("", subs).size).toBe(0)
   })
 
   it("parses sbatch --parsable", () => {

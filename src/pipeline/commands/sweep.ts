@@ -15,7 +15,7 @@ import { collectRuns, markdownTables } from "../sweep/collect.js"
 import { defaultParallel, runLocal, stepArgs } from "../sweep/local.js"
 import { checkExistingRuns, type Plan, readPlan, resolveSweep, writePlan } from "../sweep/plan.js"
 import { nextStep, type RunState, readRunState } from "../sweep/run-state.js"
-import { sbatchScript, submit } from "../sweep/slurm.js"
+import { queuedInSlurm, type Submission, sbatchScript, submit } from "../sweep/slurm.js"
 import { decodeSweep, evaluateArgs, SweepFile } from "../sweep/sweep-spec.js"
 import { sideBySide } from "./compare.js"
 import { choiceFlag, given, intFlag, invoke, outFlag, UsageHint } from "./flags.js"
@@ -123,6 +123,23 @@ export const sweepCommand = Command.make(
   Command.withSubcommands([sweepStatusCommand, sweepCollectCommand]),
 )
 
+/** The sweep's earlier SLURM submissions (sweep/slurm/jobs.jsonl). */
+const submissions = (layout: { readonly slurm: string }) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(`${layout.slurm}/jobs.jsonl`).pipe(Effect.orElseSucceed(() => ""))
+    return text
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as Submission]
+        } catch {
+          return []
+        }
+      })
+  })
+
 /** dist/run.js, the entry point every run is started with. */
 const runJs = (): string => fileURLToPath(new URL("../../run.js", import.meta.url))
 
@@ -133,16 +150,20 @@ const say = (line: string) => process.stderr.write(`${line}\n`)
  * every configuration's first seed before any second one, so that a sweep cut short still covers
  * every variant and grid point.
  */
-const toLaunch = (plan: Plan, states: ReadonlyArray<RunState>) => {
+const toLaunch = (plan: Plan, states: ReadonlyArray<RunState>, queued: ReadonlySet<string>) => {
   const seeds = plan.spec.seeds ?? []
   const rank = (seed: number | undefined) => (seed === undefined ? 0 : seeds.indexOf(seed))
-  return launchable(plan, states).sort((a, b) => rank(a.seed) - rank(b.seed) || a.index - b.index)
+  return launchable(plan, states, queued).sort((a, b) => rank(a.seed) - rank(b.seed) || a.index - b.index)
 }
 
-const launchable = (plan: Plan, states: ReadonlyArray<RunState>) =>
+const launchable = (plan: Plan, states: ReadonlyArray<RunState>, queued: ReadonlySet<string>) =>
   plan.runs.filter((_, i) => {
     const s = states[i] as RunState
     if (s.status === "done") return false
+    if (queued.has(s.id)) {
+      say(`[${s.id}] is queued in SLURM (a task of an earlier submission); left alone`)
+      return false
+    }
     if (s.status === "running") {
       say(`[${s.id}] is running (${s.detail}); left alone`)
       return false
@@ -159,7 +180,7 @@ const runSweepFile = (o: Extract<SweepInvocation, { kind: "sweep" }>) =>
     const states = yield* Effect.forEach(plan.runs, (r) =>
       readRunState(layout, r.id, r.iterations, plan.spec.evaluate !== undefined),
     )
-    const launch = toLaunch(plan, states)
+    const launch = toLaunch(plan, states, yield* queuedInSlurm(yield* submissions(layout)))
     const resources = plan.spec.resources
     if (o.engine === "slurm") {
       const script = sbatchScript({
@@ -198,7 +219,7 @@ const runSweepFile = (o: Extract<SweepInvocation, { kind: "sweep" }>) =>
     const parallel = o.parallel ?? defaultParallel(resources.cpus)
     if (o.dryRun) {
       const lines: Array<string> = []
-      for (const run of toLaunch(plan, states)) {
+      for (const run of launch) {
         const step = yield* nextStep(layout.runDir(run.id))
         lines.push(
           step === "done"
@@ -275,9 +296,13 @@ export const sweepStatus = (location: string, json: boolean) =>
     const states = yield* Effect.forEach(plan.runs, (r) =>
       readRunState(layout, r.id, r.iterations, plan.spec.evaluate !== undefined),
     )
-    if (json) return yield* Effect.sync(() => process.stdout.write(`${JSON.stringify(states, null, 2)}\n`))
+    const queued = yield* queuedInSlurm(yield* submissions(layout))
+    const shown = states.map((st) =>
+      st.status === "pending" && queued.has(st.id) ? { ...st, detail: `${st.detail}; queued in SLURM` } : st,
+    )
+    if (json) return yield* Effect.sync(() => process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`))
     const count = (s: RunState["status"]) => states.filter((x) => x.status === s).length
-    const table = padded([["run", "status", "detail"], ...states.map((s) => [s.id, s.status, s.detail])])
+    const table = padded([["run", "status", "detail"], ...shown.map((s) => [s.id, s.status, s.detail])])
     return yield* Effect.sync(() =>
       process.stdout.write(
         `${table}\n${plan.runs.length} runs: ${count("done")} done, ${count("running")} running, ${count("failed")} failed, ${count("pending")} pending (${layout.root})\n`,

@@ -178,3 +178,39 @@ export const submit = (scriptFile: string) =>
 /** A child's output stream as text. */
 export const collectText = <E>(stream: Stream.Stream<Uint8Array, E>) =>
   stream.pipe(Stream.decodeText, Stream.mkString)
+
+/** One submission of a sweep (a line of sweep/slurm/jobs.jsonl): array index i ran ids[i]. */
+export interface Submission {
+  readonly job: string
+  readonly ids: ReadonlyArray<string>
+}
+
+/** `squeue -h -r -o "%i %T"` lines → the run ids whose tasks are still pending or running. */
+export const queuedRuns = (squeueText: string, submissions: ReadonlyArray<Submission>): Set<string> => {
+  const queued = new Set<string>()
+  for (const line of squeueText.split("\n")) {
+    const m = /^(\d+)_(\d+)\s+(\S+)/.exec(line.trim())
+    if (m === null || ["COMPLETED", "CANCELLED", "FAILED", "TIMEOUT"].includes(m[3] as string)) continue
+    const id = submissions.find((s) => s.job === m[1])?.ids[Number(m[2])]
+    if (id !== undefined) queued.add(id)
+  }
+  return queued
+}
+
+/** The runs of these submissions that SLURM still holds (pending, running, requeued); none where squeue is missing. */
+export const queuedInSlurm = (submissions: ReadonlyArray<Submission>) =>
+  submissions.length === 0
+    ? Effect.succeed(new Set<string>())
+    : Effect.scoped(
+        Effect.gen(function* () {
+          const handle = yield* ChildProcess.make(
+            "squeue",
+            ["-h", "-r", "-o", "%i %T", "-j", submissions.map((s) => s.job).join(",")],
+            { stdin: "ignore" },
+          )
+          const [stdout] = yield* Effect.all([collectText(handle.stdout), handle.exitCode], {
+            concurrency: "unbounded",
+          })
+          return queuedRuns(stdout, submissions)
+        }),
+      ).pipe(Effect.orElseSucceed(() => new Set<string>()))
