@@ -4,11 +4,11 @@
  * --force` for a run not started, `node dist/run.js --resume <dir>` for one with a run directory —
  * so a sweep stopped half-way picks up where each run's newest checkpoint is. With a sweep's
  * `evaluate` section, a run whose training is done is then evaluated (`node dist/run.js evaluate
- * <dir> …` into <dir>/evaluation/) unless it already was. A run that fails is recorded (exit code in `sweep/state/<id>.json`, output in `sweep/logs/<id>.log`) and the others
- * go on.
+ * <dir> …` into <dir>/evaluation/) unless it already was. A run that fails is recorded (exit code
+ * in `sweep/state/<id>.json`, output in `sweep/logs/<id>.log`) and the others go on.
  *
- * Stopping the sweep (Ctrl-C, SIGTERM) sends SIGTERM to every running child's process group; each
- * finishes its iteration, writes a checkpoint and exits 143, and the sweep waits for them.
+ * Stopping the sweep (Ctrl-C, SIGTERM) sends SIGTERM to every running child; each finishes its
+ * iteration, writes a checkpoint and exits 143, and the sweep waits for them.
  */
 import { availableParallelism, hostname } from "node:os"
 import { Effect, FileSystem } from "effect"
