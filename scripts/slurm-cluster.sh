@@ -150,7 +150,10 @@ stop() {
       local pid
       pid=$(cat "$pidfile")
       kill "$pid"
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; done
+      for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
       say "stopped $daemon ($pid)"
     fi
   done
