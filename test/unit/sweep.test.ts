@@ -471,6 +471,7 @@ describe("collect", () => {
       inceptionScore: 7,
       classEntropy: 2.2,
       copyFraction: 0.01,
+      nearestTrainDistance: 5.5,
     })
     expect(evaluated.energyObserved).toBeNull()
   })

@@ -39,6 +39,8 @@ export interface Quality {
   readonly inceptionScore: number
   readonly classEntropy: number
   readonly copyFraction: number
+  /** median pixel L2 distance (pixels in [0, 1]) to the nearest training digit; real digits ≈ 4.7 */
+  readonly nearestTrainDistance: number
 }
 
 export interface CollectedRun {
@@ -74,6 +76,7 @@ export interface CollectedGroup {
   readonly frechetDistance: Spread | null
   readonly inceptionScore: Spread | null
   readonly classEntropy: Spread | null
+  readonly nearestTrainDistance: Spread | null
   readonly descriptorLoss: Spread | null
   readonly reconstructionError: Spread | null
   readonly msPerIteration: Spread | null
@@ -130,6 +133,7 @@ const fromEvaluateReport = (report: unknown): Quality | null => {
     inceptionScore: num(s.inceptionScore),
     classEntropy: num(s.classEntropy),
     copyFraction: num(s.copyFraction),
+    nearestTrainDistance: num(s.medianNearestTrainDistance),
   }
 }
 
@@ -142,6 +146,7 @@ const fromTrainingLine = (line: EvaluationLine): Quality => ({
   inceptionScore: num(line.evaluation.inceptionScore),
   classEntropy: num(line.evaluation.classEntropy),
   copyFraction: num(line.evaluation.copyFraction),
+  nearestTrainDistance: num(line.evaluation.medianNearestTrainDistance),
 })
 
 /** The row of one run from the text of its metrics.jsonl and, if any, its evaluation.json. */
@@ -191,6 +196,7 @@ export const groupRuns = (rows: ReadonlyArray<CollectedRun>): Array<CollectedGro
       frechetDistance: spread(done.map((m) => m.quality?.frechetDistance)),
       inceptionScore: spread(done.map((m) => m.quality?.inceptionScore)),
       classEntropy: spread(done.map((m) => m.quality?.classEntropy)),
+      nearestTrainDistance: spread(done.map((m) => m.quality?.nearestTrainDistance)),
       descriptorLoss: spread(done.map((m) => m.descriptorLoss)),
       reconstructionError: spread(done.map((m) => m.reconstructionError)),
       msPerIteration: spread(done.map((m) => m.msPerIteration)),
@@ -224,9 +230,9 @@ export const markdownTables = (
   groups: ReadonlyArray<CollectedGroup>,
 ): string => {
   const runHeader =
-    "| run | variant | grid | seed | status | iterations | E(X_obs) | E(X̃) | E(X̂) | L_D | L_G | recon. error | ms/it | FD | IS | class entropy | quality from |"
+    "| run | variant | grid | seed | status | iterations | E(X_obs) | E(X̃) | E(X̂) | L_D | L_G | recon. error | ms/it | FD | IS | class entropy | nearest train | quality from |"
   const runRule =
-    "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
   const runLines = rows.map((r) =>
     [
       r.id,
@@ -245,14 +251,15 @@ export const markdownTables = (
       cell(r.quality?.frechetDistance),
       cell(r.quality?.inceptionScore),
       cell(r.quality?.classEntropy),
+      cell(r.quality?.nearestTrainDistance),
       r.quality === null
         ? "–"
         : `${r.quality.source} (${r.quality.count} samples${r.quality.langevin ? `, ${r.quality.langevin} Langevin` : ""}${r.quality.iteration === null ? "" : `, it. ${r.quality.iteration}`})`,
     ].join(" | "),
   )
   const groupHeader =
-    "| variant | grid | seeds | done | FD | IS | class entropy | L_D | recon. error | ms/it |"
-  const groupRule = "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    "| variant | grid | seeds | done | FD | IS | class entropy | nearest train | L_D | recon. error | ms/it |"
+  const groupRule = "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   const groupLines = groups.map((g) =>
     [
       g.variant ?? "–",
@@ -262,6 +269,7 @@ export const markdownTables = (
       spreadCell(g.frechetDistance),
       spreadCell(g.inceptionScore),
       spreadCell(g.classEntropy),
+      spreadCell(g.nearestTrainDistance),
       spreadCell(g.descriptorLoss),
       spreadCell(g.reconstructionError),
       g.msPerIteration === null ? "–" : `${Math.round(g.msPerIteration.mean)}`,
