@@ -459,6 +459,7 @@ describe("collect", () => {
           inceptionScore: 7,
           classEntropy: 2.2,
           copyFraction: 0.01,
+          medianNearestTrainDistance: 5.5,
         },
       },
     })
