@@ -15,7 +15,16 @@ import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
 import { encodeNpy, encodePng, tile } from "../run-dir/image-files.js"
 import * as WriterLayer from "../run-dir/writer.js"
 import { fileJob, Writer } from "../run-dir/writer.js"
-import { choiceFlag, forceFlag, given, intFlag, invoke, outFlag, trainedRunArgument, UsageHint } from "./flags.js"
+import {
+  choiceFlag,
+  forceFlag,
+  given,
+  intFlag,
+  invoke,
+  outFlag,
+  trainedRunArgument,
+  UsageHint,
+} from "./flags.js"
 
 export interface SampleOptions {
   /** a run directory or a checkpoint directory */
