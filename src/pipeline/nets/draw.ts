@@ -35,7 +35,7 @@ export type Sampler = "generator" | "chains"
 export const defaultSampler = (spec: PipelineSpec): Sampler =>
   spec.stages.teach === "none" ? "chains" : "generator"
 
-/** The Langevin steps a sampler adds after what it starts from, unless told: none. */
+/** What a sampler starts from, in words (for log lines and reports). */
 export const samplerDescription = (spec: PipelineSpec, sampler: Sampler): string =>
   sampler === "generator"
     ? "g(z)"
