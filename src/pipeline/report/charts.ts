@@ -61,8 +61,9 @@ export const thin = (
   return { points: out, bucket }
 }
 
-const WIDTH = 380
-const HEIGHT = 170
+/** Every chart is drawn at this size, axes and legend included (Vega-Lite autosize "fit"). */
+const WIDTH = 400
+const HEIGHT = 230
 
 const baseConfig = {
   font: "system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif",
@@ -76,7 +77,6 @@ const baseConfig = {
     columns: 4,
     labelLimit: 160,
   },
-  title: { fontSize: 13, anchor: "start" },
   line: { strokeWidth: 1.5 },
 }
 
@@ -128,7 +128,7 @@ export const lineChart = async (c: LineChartSpec): Promise<Chart> => {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     width: WIDTH,
     height: HEIGHT,
-    title: c.title,
+    autosize: { type: "fit", contains: "padding" },
     config: baseConfig,
     data: { values },
     mark: { type: "line", clip: true },
@@ -187,7 +187,7 @@ export const heatmap = async (h: HeatmapSpec): Promise<Chart> => {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     width: WIDTH,
     height: HEIGHT,
-    title: h.title,
+    autosize: { type: "fit", contains: "padding" },
     config: baseConfig,
     data: { values },
     mark: { type: "rect" },

@@ -10,7 +10,7 @@ import { chartGrid, escapeHtml, figure, page } from "./html.js"
 import { ImageCache } from "./inline-images.js"
 import { evaluationFigures, type IterationLine, medianIterationMs } from "./metrics.js"
 import { RunReader, type RunSnapshot } from "./run-dir.js"
-import { framesOf, num, seconds } from "./run-report.js"
+import { figureTitle, framesOf, num, seconds } from "./run-report.js"
 
 /** The table averages the last this many iterations (one iteration's metrics are noisy), as `compare` does. */
 export const TAIL = 10
@@ -138,7 +138,7 @@ export const comparisonCharts = async (runs: ReadonlyArray<Run>): Promise<Array<
   for (const f of figures)
     line(
       `evaluation-${f}`,
-      `Sample quality: ${f}`,
+      figureTitle(f),
       f,
       runs.map((r) => ({
         name: r.label,

@@ -23,8 +23,10 @@ h2 { font-size: 16px; margin: 26px 0 10px; }
 .banner.done { background: #eef2fb; border: 1px solid #b9c8ee; }
 .banner.problem { background: #fdecea; border: 1px solid #f1a9a0; }
 .card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 12px; }
-.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 12px; }
-.chart svg { max-width: 100%; height: auto; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(390px, 1fr)); gap: 12px; }
+.chart { margin: 0; }
+.chart svg { width: 100%; height: auto; }
+.chart figcaption { font-weight: 600; font-size: 13px; margin-bottom: 4px; }
 .chart .note { color: var(--muted); font-size: 12px; margin: 4px 0 0; }
 table.facts { border-collapse: collapse; width: 100%; }
 table.facts th, table.facts td { text-align: left; vertical-align: top; padding: 4px 10px 4px 0; border-bottom: 1px solid var(--line); }
@@ -137,13 +139,13 @@ ${o.body}
 
 /** One chart with the point counts a browser test checks against what is drawn. */
 export const chartFigure = (c: Chart): string =>
-  `<figure class="card chart" id="chart-${escapeHtml(c.id)}" data-kind="${c.kind}" data-points="${escapeHtml(JSON.stringify(c.points))}">${c.svg}${c.note ? `<p class="note">${escapeHtml(c.note)}</p>` : ""}</figure>`
+  `<figure class="card chart" id="chart-${escapeHtml(c.id)}" data-kind="${c.kind}" data-points="${escapeHtml(JSON.stringify(c.points))}"><figcaption>${escapeHtml(c.title)}</figcaption>${c.svg}${c.note ? `<p class="note">${escapeHtml(c.note)}</p>` : ""}</figure>`
 
 export const chartGrid = (charts: ReadonlyArray<Chart>): string =>
   `<div class="charts">${charts.map(chartFigure).join("\n")}</div>`
 
 /** Grids are small (28-pixel digits): shown at an integer zoom up to about `target` pixels wide. */
-export const imageTag = (image: InlineImage, alt: string, target = 300): string => {
+export const imageTag = (image: InlineImage, alt: string, target = 460): string => {
   const zoom = Math.max(1, Math.min(4, Math.floor(target / image.width)))
   return `<img src="${image.uri}" width="${image.width * zoom}" height="${image.height * zoom}" alt="${escapeHtml(alt)}">`
 }

@@ -37,6 +37,18 @@ const kindOrder = (kind: string): number => {
   return i < 0 ? KIND_CAPTIONS.length : i
 }
 
+/** Names of the sample-quality figures of src/pipeline/sample-quality.ts; others are shown by their key. */
+const FIGURE_TITLES: Readonly<Record<string, string>> = {
+  frechetDistance: "Fréchet distance to held-out digits (lower is better)",
+  inceptionScore: "Inception score analogue (higher is better)",
+  classEntropy: "Entropy of the class histogram, nats (ln 10 = 2.30 when balanced)",
+  copyFraction: "Fraction of samples that copy a training digit",
+  medianNearestTrainDistance: "Median distance to the nearest training digit",
+  classHistogram: "Samples per class (the classifier's most probable class)",
+}
+
+export const figureTitle = (key: string): string => FIGURE_TITLES[key] ?? `Sample quality: ${key}`
+
 export const num = (v: number | null | undefined, digits = 4): string =>
   v === null || v === undefined || !Number.isFinite(v)
     ? "–"
@@ -112,7 +124,7 @@ export const runCharts = async (
   line("rss", "Resident memory", "MB", [series("RSS", iterations, (l) => l.memory?.rssMb)])
   const figures = [...new Set(evaluations.flatMap((e) => Object.keys(evaluationFigures(e.evaluation))))]
   for (const f of figures)
-    line(`evaluation-${f}`, `Sample quality: ${f}`, f, [
+    line(`evaluation-${f}`, figureTitle(f), f, [
       {
         name: f,
         points: evaluations.map((e) => [e.iteration, evaluationFigures(e.evaluation)[f] ?? null] as const),
@@ -123,9 +135,9 @@ export const runCharts = async (
     charts.push(
       heatmap({
         id: `evaluation-${h}`,
-        title: `Sample quality: ${h}`,
+        title: figureTitle(h),
         x: "iteration",
-        y: "bin",
+        y: /class/i.test(h) ? "class" : "bin",
         value: "count",
         columns: evaluations.flatMap((e) => {
           const bins = evaluationHistograms(e.evaluation)[h]
@@ -333,8 +345,6 @@ ${status}
 ${problems}
 <h2>Facts</h2>
 <div class="card">${factsTable(facts(s, o.live))}</div>
-<h2>Curves</h2>
-${charts.length > 0 ? chartGrid(charts) : `<p class="sub">No iteration has finished yet.</p>`}
 <h2>Samples</h2>
 ${scrubber(
   frames,
@@ -343,6 +353,8 @@ ${scrubber(
     ? `Showing ${frames.length} of the ${gridIterations} iterations with grids, evenly spaced.`
     : "",
 )}
+<h2>Curves</h2>
+${charts.length > 0 ? chartGrid(charts) : `<p class="sub">No iteration has finished yet.</p>`}
 <h2>Resolved config</h2>
 <details class="card"><summary>config.json</summary><pre>${escapeHtml(JSON.stringify(s.config, null, 2))}</pre></details>
 ${s.run ? `<details class="card"><summary>run.json</summary><pre>${escapeHtml(JSON.stringify(s.run, null, 2))}</pre></details>` : ""}

@@ -1,0 +1,163 @@
+/**
+ * Training progress on the terminal. On a terminal: a progress bar
+ * (cli-progress) with the iteration, time per iteration, ETA and the last
+ * energies and losses, redrawn in place; other lines (warnings, evaluations)
+ * go above it through `log`. Not on a terminal (CI logs, `> file`): the plain
+ * lines of ../progress.ts every `logEvery` iterations. Either way `finish`
+ * prints a short table: where the run is, how long it took, the last losses,
+ * the report and the TensorBoard command.
+ *
+ * It has the `Progress` interface of ../progress.ts, so the training loop can
+ * use either.
+ */
+import { MultiBar, type SingleBar } from "cli-progress"
+import type { Taught } from "../../stages/records.js"
+import { type Progress, progress } from "../progress.js"
+
+/** 42s, 3m05s, 2h07m, 3d04h: an ETA of days stays readable. */
+export const duration = (ms: number): string => {
+  if (!Number.isFinite(ms) || ms < 0) return "?"
+  const s = Math.round(ms / 1000)
+  if (s < 60) return `${s}s`
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`
+  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`
+  return `${Math.floor(s / 86400)}d${String(Math.floor((s % 86400) / 3600)).padStart(2, "0")}h`
+}
+
+export const short = (v: number | null | undefined): string =>
+  v === null || v === undefined
+    ? "-"
+    : Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v !== 0)
+      ? v.toExponential(2)
+      : v.toFixed(3)
+
+/** What the summary table shows at the end of a run. */
+export interface RunSummaryFacts {
+  readonly name: string
+  readonly outDir: string
+  readonly iterations: number
+  readonly total: number
+  readonly elapsedMs: number
+  readonly msPerIteration: number
+  readonly backend: string
+  /** a signal that stopped the run early */
+  readonly stopped?: string | undefined
+  readonly checkpoint?: string | undefined
+  readonly report?: string | undefined
+  readonly tensorboard?: string | undefined
+}
+
+export interface TerminalProgress extends Progress {
+  /** A line for the terminal that does not break the bar. */
+  readonly log: (line: string) => void
+  /** Stops the bar and prints the summary table. */
+  readonly finish: (summary: RunSummaryFacts) => void
+  readonly mode: "bar" | "lines"
+}
+
+interface Stream {
+  readonly isTTY?: boolean
+  readonly write: (chunk: string) => unknown
+}
+
+/** `key  value` rows, keys padded to one column. */
+export const summaryTable = (s: RunSummaryFacts, last: Taught | undefined): string => {
+  const d = last?.descriptor
+  const g = last?.generator
+  const rows: Array<readonly [string, string]> = [
+    ["run", `${s.name} (${s.outDir})`],
+    [
+      "iterations",
+      `${s.iterations} of ${s.total}${s.stopped ? ` (stopped by ${s.stopped})` : ""} in ${duration(s.elapsedMs)}, ${(s.msPerIteration / 1000).toFixed(2)} s/iteration`,
+    ],
+    ["backend", s.backend],
+  ]
+  if (d || g)
+    rows.push([
+      "last",
+      [
+        d ? `E obs ${short(d.observedEnergy)} revised ${short(d.revisedEnergy)} L_D ${short(d.loss)}` : "",
+        g ? `recon ${short(g.reconstructionError)}` : "",
+      ]
+        .filter((x) => x !== "")
+        .join(" | "),
+    ])
+  if (s.checkpoint) rows.push(["checkpoint", s.checkpoint])
+  if (s.report) rows.push(["report", s.report])
+  if (s.tensorboard) rows.push(["tensorboard", `tensorboard --logdir ${s.tensorboard}`])
+  const width = Math.max(...rows.map(([k]) => k.length))
+  return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join("\n")
+}
+
+export const terminalProgress = (
+  name: string,
+  total: number,
+  start: number,
+  every: number,
+  stream: Stream = process.stderr,
+): TerminalProgress => {
+  let last: Taught | undefined
+  if (!stream.isTTY) {
+    const write = (line: string) => {
+      stream.write(`${line}\n`)
+    }
+    const lines = progress(name, total, start, every, write)
+    return {
+      mode: "lines",
+      update: (record, ms) => {
+        last = record
+        lines.update(record, ms)
+      },
+      log: write,
+      finish: (summary) => write(summaryTable(summary, last)),
+    }
+  }
+  const bars = new MultiBar({
+    stream: stream as NodeJS.WritableStream,
+    format: `${name} {bar} {value}/{total} | {perIteration} s/it | ETA {etaText} | {losses}`,
+    barCompleteChar: "█",
+    barIncompleteChar: "░",
+    barsize: 24,
+    hideCursor: true,
+    gracefulExit: false, // the run's own signal handling (../stop.ts) decides
+    fps: 5,
+  })
+  let bar: SingleBar | null = null
+  let timedMs = 0
+  let timed = 0
+  return {
+    mode: "bar",
+    update: (record, iterationMs) => {
+      last = record
+      const done = record.iteration + 1
+      // the first iteration pays for kernel compilation and optimiser slots: keep it out of the ETA
+      if (record.iteration > start) {
+        timedMs += iterationMs
+        timed++
+      }
+      const perIteration = timed > 0 ? timedMs / timed : iterationMs
+      const d = record.descriptor
+      const g = record.generator
+      const payload = {
+        perIteration: (perIteration / 1000).toFixed(2),
+        etaText: duration(perIteration * (total - done)),
+        losses: [
+          d ? `E obs ${short(d.observedEnergy)} rev ${short(d.revisedEnergy)} L_D ${short(d.loss)}` : "",
+          g ? `recon ${short(g.reconstructionError)}` : "",
+        ]
+          .filter((x) => x !== "")
+          .join(" | "),
+      }
+      if (bar === null) bar = bars.create(total, done, payload)
+      else bar.update(done, payload)
+    },
+    log: (line) => {
+      if (bar === null) stream.write(`${line}\n`)
+      else bars.log(`${line}\n`)
+    },
+    finish: (summary) => {
+      bars.stop()
+      stream.write(`${summaryTable(summary, last)}\n`)
+    },
+  }
+}
