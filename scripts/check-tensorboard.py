@@ -113,7 +113,11 @@ def main(argv):
         if tag not in tags["scalars"]:
             problems.append("scalar tag %s is missing" % tag)
             continue
-        got = {e.step: e.value for e in acc.Scalars(tag)}
+        events = acc.Scalars(tag)
+        got = {e.step: e.value for e in events}
+        if len(got) != len(events):
+            problems.append("scalar %s: %d events for %d steps (a step written twice)" % (tag, len(events), len(got)))
+            continue
         if sorted(got) != sorted(by_step):
             missing = sorted(set(by_step) - set(got))
             extra = sorted(set(got) - set(by_step))
@@ -135,7 +139,11 @@ def main(argv):
             if tag not in tags["images"]:
                 problems.append("image tag %s is missing" % tag)
                 continue
-            got = {e.step: e for e in acc.Images(tag)}
+            events = acc.Images(tag)
+            got = {e.step: e for e in events}
+            if len(got) != len(events):
+                problems.append("image %s: %d images for %d steps (a step written twice)" % (tag, len(events), len(got)))
+                continue
             for step, data in by_step.items():
                 event = got.get(step)
                 if event is None:

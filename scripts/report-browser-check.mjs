@@ -5,7 +5,8 @@
  * downloaded) and checks what a person would see:
  *
  *   - no console errors and no uncaught exceptions;
- *   - no request leaves the file (the page is self-contained: no CDN, no fetch);
+ *   - no request leaves the file (the page is self-contained: no CDN, no fetch;
+ *     such requests are recorded and refused, never sent);
  *   - every chart is drawn, and every line has as many vertices as the page
  *     says its series has points (every heatmap as many cells);
  *   - every image decodes (width > 0);
@@ -132,6 +133,11 @@ const context = await chromium.launchPersistentContext(userDataDir, {
   args: FLAGS,
   viewport: { width: 1280, height: 900 },
 })
+// nothing may leave the page's file: other requests are recorded (below) and refused here, never sent
+await context.route(
+  (u) => u.protocol !== "file:" && u.protocol !== "data:",
+  (route) => route.abort("blockedbyclient"),
+)
 let failed = false
 try {
   for (const arg of args) {

@@ -156,6 +156,7 @@ export const terminalProgress = (
       else bars.log(`${line}\n`)
     },
     finish: (summary) => {
+      bars.update() // writes the lines logged since the last redraw
       bars.stop()
       stream.write(`${summaryTable(summary, last)}\n`)
     },

@@ -1,0 +1,95 @@
+/**
+ * Terminal progress: a bar with ETA and the last losses on a terminal, the
+ * plain lines of src/pipeline/progress.ts elsewhere, and the summary table.
+ */
+import { describe, expect, it } from "vitest"
+import { duration, summaryTable, terminalProgress } from "../src/pipeline/report/terminal-progress.js"
+import type { Taught } from "../src/stages/records.js"
+
+const record = (iteration: number): Taught =>
+  ({
+    iteration,
+    epoch: 0,
+    draftEnergy: 12.5,
+    descriptor: { loss: -0.25, observedEnergy: -1234567, revisedEnergy: -7654.5 },
+    generator: { loss: 0.5, reconstructionError: 0.125 },
+  }) as unknown as Taught
+
+const stream = (isTTY: boolean) => {
+  const chunks: Array<string> = []
+  return {
+    isTTY,
+    chunks,
+    write: (c: string) => chunks.push(c),
+    columns: 160,
+    cursorTo: () => true,
+    clearLine: () => true,
+    moveCursor: () => true,
+  }
+}
+
+const summary = {
+  name: "tiny",
+  outDir: "runs/tiny",
+  iterations: 4,
+  total: 4,
+  elapsedMs: 125_000,
+  msPerIteration: 1500,
+  backend: "tensorflow",
+  checkpoint: "runs/tiny/checkpoints/final",
+  report: "runs/tiny/report.html",
+  tensorboard: "runs/tiny/tensorboard",
+}
+
+describe("terminal progress", () => {
+  it("on a terminal: draws a bar with the iteration, s/it, ETA and the last losses, and logs above it", () => {
+    const out = stream(true)
+    const p = terminalProgress("tiny", 4, 0, 2, out)
+    expect(p.mode).toBe("bar")
+    p.update(record(0), 5000) // warm-up: left out of the ETA
+    p.update(record(1), 1000)
+    p.log("warning: something to say")
+    p.update(record(2), 3000)
+    p.finish(summary)
+    const text = out.chunks.join("")
+    expect(text).toContain("█")
+    expect(text).toMatch(
+      /tiny [█░]+ 3\/4 \| 2\.00 s\/it \| ETA 2s \| E obs -1\.23e\+6 rev -7\.65e\+3 L_D -0\.250 \| recon 0\.125/,
+    )
+    expect(text).toContain("warning: something to say\n")
+    expect(text).toContain("  report       runs/tiny/report.html")
+  })
+
+  it("elsewhere (CI logs): the plain progress lines every logEvery iterations, then the table", () => {
+    const out = stream(false)
+    const p = terminalProgress("tiny", 4, 0, 2, out)
+    expect(p.mode).toBe("lines")
+    for (let i = 0; i < 4; i++) p.update(record(i), 1000)
+    p.finish(summary)
+    const lines = out.chunks.join("").trimEnd().split("\n")
+    expect(lines.slice(0, 3).map((l) => l.slice(0, 22))).toEqual([
+      "[tiny] iter 1/4 epoch ",
+      "[tiny] iter 2/4 epoch ",
+      "[tiny] iter 4/4 epoch ",
+    ])
+    expect(out.chunks.join("")).not.toContain("█")
+    expect(lines.slice(3)).toEqual([
+      "  run          tiny (runs/tiny)",
+      "  iterations   4 of 4 in 2m05s, 1.50 s/iteration",
+      "  backend      tensorflow",
+      "  last         E obs -1.23e+6 revised -7.65e+3 L_D -0.250 | recon 0.125",
+      "  checkpoint   runs/tiny/checkpoints/final",
+      "  report       runs/tiny/report.html",
+      "  tensorboard  tensorboard --logdir runs/tiny/tensorboard",
+    ])
+  })
+
+  it("says how a run stopped early, and gives long ETAs in days", () => {
+    expect(summaryTable({ ...summary, iterations: 2, stopped: "SIGINT" }, undefined)).toContain(
+      "2 of 4 (stopped by SIGINT) in 2m05s",
+    )
+    expect(duration(42_000)).toBe("42s")
+    expect(duration(3 * 3600_000 + 7 * 60_000)).toBe("3h07m")
+    expect(duration(3 * 86_400_000 + 4 * 3600_000)).toBe("3d04h")
+  })
+})
