@@ -36,7 +36,7 @@ describe.skipIf(!hasChromium)("reports in headless Chromium", () => {
       /report\.html: 13 charts with all \d+ points drawn, 12 images loaded, scrubber ok \(6 frames\), live \(reloads\)/,
     )
     expect(result.stdout).toMatch(
-      /comparison\.html: 12 charts with all \d+ points drawn, 4 images loaded, scrubber none, not live/,
+      /comparison\.html: 13 charts with all \d+ points drawn, 4 images loaded, scrubber none, not live/,
     )
     expect(result.status).toBe(0)
     expect(readFileSync(shot).subarray(1, 4).toString()).toBe("PNG")

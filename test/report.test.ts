@@ -254,12 +254,8 @@ describe("comparison report", () => {
     const html = readFileSync(file, "utf8")
     const [la, lb] = labelsOf([a.dir, b.dir]) as [string, string]
     const points = chartPoints(html)
-    expect(points.energy).toEqual({
-      [`${la} · revised`]: 10,
-      [`${lb} · revised`]: 6,
-      [`${la} · observed`]: 10,
-      [`${lb} · observed`]: 6,
-    })
+    expect(points.revised).toEqual({ [la]: 10, [lb]: 6 })
+    expect(points.observed).toEqual({ [la]: 10, [lb]: 6 })
     expect(points.ms).toEqual({ [la]: 10, [lb]: 6 })
     // only run a has evaluations
     expect(points["evaluation-frechetDistance"]).toEqual({ [la]: 2 })

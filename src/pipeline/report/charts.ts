@@ -74,7 +74,7 @@ const baseConfig = {
     titleFontSize: 10,
     orient: "bottom",
     direction: "horizontal",
-    columns: 4,
+    columns: 3,
     labelLimit: 160,
   },
   line: { strokeWidth: 1.5 },

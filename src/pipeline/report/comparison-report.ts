@@ -67,13 +67,10 @@ interface Run {
 const perRun = (
   runs: ReadonlyArray<Run>,
   pick: (l: IterationLine) => number | null | undefined,
-  suffix = "",
-  dashed = false,
 ): Array<Series> =>
   runs.map((r) => ({
-    name: `${r.label}${suffix}`,
+    name: r.label,
     points: r.snapshot.metrics.iterations.map((l) => [l.iteration, pick(l) ?? null] as const),
-    dashed,
   }))
 
 const present = (all: ReadonlyArray<Series>): Array<Series> =>
@@ -81,17 +78,24 @@ const present = (all: ReadonlyArray<Series>): Array<Series> =>
 
 export const comparisonCharts = async (runs: ReadonlyArray<Run>): Promise<Array<Chart>> => {
   const colors: Record<string, string> = {}
-  for (const r of runs)
-    for (const suffix of ["", " · observed", " · revised"]) colors[`${r.label}${suffix}`] = r.color
+  for (const r of runs) colors[r.label] = r.color
   const charts: Array<Promise<Chart>> = []
   const line = (id: string, title: string, y: string, all: ReadonlyArray<Series>) => {
     const drawn = present(all)
     if (drawn.length > 0) charts.push(lineChart({ id, title, x: "iteration", y, series: drawn, colors }))
   }
-  line("energy", "Mean energy: revised (solid) and observed (dashed)", "energy", [
-    ...perRun(runs, (l) => l.energy.revised, " · revised"),
-    ...perRun(runs, (l) => l.energy.observed, " · observed", true),
-  ])
+  line(
+    "revised",
+    "Mean energy of the revised samples",
+    "energy",
+    perRun(runs, (l) => l.energy.revised),
+  )
+  line(
+    "observed",
+    "Mean energy of the observed batches",
+    "energy",
+    perRun(runs, (l) => l.energy.observed),
+  )
   line(
     "drafted",
     "Mean energy of the drafts",
