@@ -167,6 +167,39 @@ describe("report.html", () => {
     expect(stopped).toContain("stopped after iteration 8 (no final checkpoint")
   })
 
+  it("tells from run.json how a run ended: finished, stopped by a signal, diverged; and each resume", async () => {
+    const run = await fakeRun({ iterations: 6, sampleEvery: 3 })
+    const record = JSON.parse(readFileSync(join(run.dir, "run.json"), "utf8"))
+    const withEnd = async (ended: object) => {
+      writeFileSync(
+        join(run.dir, "run.json"),
+        JSON.stringify({ ...record, resumed: [{ at: "2026-11-24T08:00:00.000Z", from: 4 }], ended }),
+      )
+      return readFileSync((await new RunReporter(run.dir).write(false)).file, "utf8")
+    }
+    const finished = await withEnd({ at: "2026-11-24T09:00:00.000Z", status: "finished", iterations: 6 })
+    expect(finished).toContain("<th>status</th><td>finished at 2026-11-24T09:00:00.000Z</td>")
+    expect(finished).toContain("<th>resumed</th><td>2026-11-24T08:00:00.000Z from iteration 4</td>")
+    const stopped = await withEnd({
+      at: "2026-11-24T09:00:00.000Z",
+      status: "stopped",
+      iterations: 6,
+      signal: "SIGINT",
+    })
+    expect(stopped).toContain("stopped by SIGINT after iteration 6")
+    expect(stopped).toContain(`node dist/run.js --resume ${run.dir}`)
+    expect(stopped).toContain('class="banner done">Stopped: 6 iteration(s)')
+    const diverged = await withEnd({
+      at: "2026-11-24T09:00:00.000Z",
+      status: "diverged",
+      iterations: 6,
+      message: 'Training diverged in iteration 7, stage "revise"',
+    })
+    expect(diverged).toContain(
+      'class="banner problem">Diverged after iteration 6: Training diverged in iteration 7, stage &quot;revise&quot;',
+    )
+  })
+
   it("shows the exemplar of a texture run beside the syntheses", async () => {
     const run = await fakeRun({
       iterations: 4,

@@ -205,6 +205,48 @@ export const exemplarOf = async (config: Record<string, unknown> | null): Promis
   }
 }
 
+/**
+ * How a run ended, as the training loop records it in run.json:
+ * `ended: {at, status: "finished" | "stopped" | "diverged", iterations, signal?, message?}`
+ * and `resumed: [{at, from}]` for each `--resume`. Runs made before these
+ * records existed have neither.
+ */
+export interface RunEnd {
+  readonly at: string
+  readonly status: "finished" | "stopped" | "diverged"
+  readonly iterations: number
+  readonly signal?: string
+  readonly message?: string
+}
+
+export const endOf = (run: Record<string, unknown> | null): RunEnd | null => {
+  const ended = get(run, "ended")
+  return typeof ended === "object" && ended !== null && typeof get(ended, "status") === "string"
+    ? (ended as RunEnd)
+    : null
+}
+
+const resumesOf = (run: Record<string, unknown> | null): Array<{ at: string; from: number }> => {
+  const resumed = get(run, "resumed")
+  return Array.isArray(resumed) ? (resumed as Array<{ at: string; from: number }>) : []
+}
+
+/** The status in words (HTML), from run.json's end record or, for older runs, from the files. */
+const statusOf = (s: RunSnapshot, live: boolean): string => {
+  const done = s.metrics.iterations.at(-1)?.iteration ?? 0
+  if (live) return "running"
+  const end = endOf(s.run)
+  if (end?.status === "finished") return `finished at ${escapeHtml(end.at)}`
+  if (end?.status === "stopped")
+    return `stopped${end.signal ? ` by ${escapeHtml(end.signal)}` : ""} after iteration ${end.iterations} at ${escapeHtml(end.at)}; <code>node dist/run.js --resume ${escapeHtml(s.dir)}</code> continues it`
+  if (end?.status === "diverged")
+    return `<b>diverged</b> at ${escapeHtml(end.at)}: ${escapeHtml(end.message ?? "")}`
+  if (s.checkpoints.some((c) => c.name === "final")) return "finished"
+  return done > 0
+    ? `stopped after iteration ${done} (no final checkpoint: interrupted, killed or diverged; \`--resume\` continues from the newest checkpoint)`
+    : "not started"
+}
+
 export interface RunReportOptions {
   /** the run is still being written: the page says so and reloads itself */
   readonly live: boolean
@@ -235,21 +277,11 @@ const facts = (s: RunSnapshot, live: boolean): Array<readonly [string, string]> 
       `${escapeHtml(c.name)}${c.iteration === null || c.name.startsWith("iter-") ? "" : ` (iteration ${c.iteration})`}`,
   )
   const lastEval = evaluations.at(-1)
-  const finished = s.checkpoints.some((c) => c.name === "final") && !live
   const started = get(s.run, "started")
   const rows: Array<readonly [string, string]> = [
     ["directory", `<code>${escapeHtml(s.dir)}</code>`],
     ["pipeline file", escapeHtml(String(get(s.run, "source") ?? "–"))],
-    [
-      "status",
-      live
-        ? "running"
-        : finished
-          ? "finished"
-          : done > 0
-            ? `stopped after iteration ${done} (no final checkpoint: interrupted, killed or diverged; \`--resume\` continues from the newest checkpoint)`
-            : "not started",
-    ],
+    ["status", statusOf(s, live)],
     [
       "iterations",
       `${done}${typeof total === "number" ? ` of ${total}` : ""}${iterations.length > 0 ? `, epoch ${iterations.at(-1)?.epoch}` : ""}`,
@@ -273,6 +305,10 @@ const facts = (s: RunSnapshot, live: boolean): Array<readonly [string, string]> 
       ),
     ],
     ["started", escapeHtml(typeof started === "string" ? started : "–")],
+    ...resumesOf(s.run).map((r): readonly [string, string] => [
+      "resumed",
+      `${escapeHtml(String(r.at))} from iteration ${escapeHtml(String(r.from))}`,
+    ]),
     ["last written", escapeHtml(s.metricsWritten?.toISOString() ?? "–")],
     ["checkpoints", checkpoints.length > 0 ? checkpoints.join(", ") : "none"],
     [
@@ -335,7 +371,9 @@ export const buildRunReport = async (
   const reloadMs = reloadMsOf(s)
   const status = o.live
     ? `<div id="status" class="banner live">Live: iteration ${done}${typeof total === "number" ? ` of ${total}` : ""}. This page reloads itself every ${Math.round(reloadMs / 1000)} s while the run goes on.</div>`
-    : `<div id="status" class="banner done">${s.checkpoints.some((c) => c.name === "final") ? "Finished" : "Not running"}: ${done} iteration(s) in this report.</div>`
+    : endOf(s.run)?.status === "diverged"
+      ? `<div id="status" class="banner problem">Diverged after iteration ${done}: ${escapeHtml(endOf(s.run)?.message ?? "")}</div>`
+      : `<div id="status" class="banner done">${endOf(s.run)?.status === "stopped" ? "Stopped" : s.checkpoints.some((c) => c.name === "final") ? "Finished" : "Not running"}: ${done} iteration(s) in this report.</div>`
   const problems =
     s.problems.length > 0 ? `<div class="banner problem">${s.problems.map(escapeHtml).join("; ")}</div>` : ""
   const body = `
