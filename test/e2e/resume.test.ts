@@ -3,7 +3,7 @@
  * and resumed each time ends byte-identical to the same run never interrupted;
  * SIGINT finishes the iteration, writes a checkpoint and exits 130.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -11,6 +11,20 @@ import { describe, expect, it } from "vitest"
 import { cli, testBackend } from "../support.js"
 
 const scratch = () => mkdtempSync(join(tmpdir(), "coopnets-resume-"))
+
+const hasTensorBoard = (() => {
+  try {
+    execFileSync("python3", ["-c", "import tensorboard.backend.event_processing.event_accumulator"], {
+      stdio: "ignore",
+    })
+    return true
+  } catch {
+    console.warn(
+      "resume.test.ts: no python3 tensorboard package: the TensorBoard check of resumed runs is SKIPPED",
+    )
+    return false
+  }
+})()
 
 const pipeline = (iterations: number) => {
   const file = join(scratch(), "tiny.json")
@@ -147,6 +161,13 @@ describe("--resume", () => {
       expect(Object.keys(got.files).sort()).toEqual(Object.keys(expected.files).sort())
       for (const [name, bytes] of Object.entries(expected.files))
         expect([name, got.files[name]]).toEqual([name, bytes])
+      // the event files of the killed processes and of the resumes: TensorBoard's reader sees each
+      // iteration once, with the values of metrics.jsonl (a resumed file's session start drops the rest)
+      if (hasTensorBoard) {
+        const check = spawnSync("python3", ["scripts/check-tensorboard.py", dir], { encoding: "utf8" })
+        expect(check.stdout).toContain("14 scalar tags (168 points), 2 image tags (6 images)")
+        expect(check.status).toBe(0)
+      }
     }
   }, 120_000)
 

@@ -16,6 +16,7 @@ import { type EvaluateInvocation, evaluate, evaluateCommand } from "./evaluate.j
 import { ParsedInvocation, UsageHint } from "./flags.js"
 import { formatCommand, helpText } from "./help.js"
 import { type InterpolateInvocation, interpolateCommand, interpolateRun } from "./interpolate.js"
+import { type ReportInvocation, report, reportCommand } from "./report.js"
 import { type SampleInvocation, sample, sampleCommand } from "./sample.js"
 import { runResume, runTraining, type TrainInvocation, trainCommand, trainRoot } from "./train.js"
 
@@ -26,6 +27,7 @@ const subcommands = [
   compareCommand,
   completeCommand,
   evaluateCommand,
+  reportCommand,
 ] as const
 
 export const cli = trainRoot.pipe(Command.withSubcommands(subcommands))
@@ -40,6 +42,7 @@ export type Invocation =
   | CompareInvocation
   | CompleteInvocation
   | EvaluateInvocation
+  | ReportInvocation
   | { readonly kind: "version" }
 
 const SEE_HELP = "See `node dist/run.js --help`."
@@ -175,7 +178,7 @@ export const runInvocation = (invocation: Invocation) =>
       case "compare": {
         const result = yield* compare({ ...invocation, outDir: invocation.outDir ?? "runs/compare" })
         yield* Effect.sync(() => process.stdout.write(result.table))
-        return yield* written(result, "compare.md, compare.json and compare.png")
+        return yield* written(result, "compare.md, compare.json, compare.png and report.html")
       }
       case "interpolate": {
         const result = yield* interpolateRun(invocation)
@@ -189,6 +192,10 @@ export const runInvocation = (invocation: Invocation) =>
         const result = yield* evaluate(invocation)
         yield* Effect.sync(() => process.stdout.write(result.table))
         return yield* written(result, "evaluation.json and evaluation.md")
+      }
+      case "report": {
+        const text = yield* report(invocation)
+        return yield* Effect.sync(() => process.stderr.write(`${text}.\n`))
       }
       case "sample": {
         const result = yield* sample(invocation)

@@ -6,6 +6,7 @@ import { Effect, Option, Path } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { loadPipeline } from "../config/pipeline-file.js"
 import { UsageError } from "../errors.js"
+import { summaryTable } from "../report/terminal-progress.js"
 import { findResumePoint } from "../run-dir/resume.js"
 import { signalExitCode } from "../training/stop.js"
 import { type TrainResult, train } from "../training/train.js"
@@ -96,18 +97,22 @@ export const trainCommand = Command.make(
   Command.annotate(UsageHint, TRAIN_HINT),
 )
 
-/** The last line of a training run: done, or stopped by a signal after a checkpoint (exit 130/143). */
+/**
+ * The end of a training run on the terminal: done, or stopped by a signal
+ * after a checkpoint (exit 130/143), then a short table of where things are.
+ */
 const summarise = (name: string, result: TrainResult): void => {
+  const table = `${summaryTable(result)}\n`
   if (result.stopped !== undefined) {
     process.stderr.write(
-      `[${name}] stopped by ${result.stopped} after iteration ${result.iterations}; checkpoint written. Continue with: node dist/run.js --resume ${result.outDir}\n`,
+      `[${name}] stopped by ${result.stopped} after iteration ${result.iterations}; checkpoint written. Continue with: node dist/run.js --resume ${result.outDir}\n${table}`,
     )
     process.exitCode = signalExitCode(result.stopped)
     return
   }
   process.stderr.write(
     `[${name}] done: ${result.iterations} iterations, ${(result.msPerIteration / 1000).toFixed(2)} s/it on ${result.backend}. ` +
-      `Run directory ${result.outDir} (metrics.jsonl, samples/, checkpoints/final).\n`,
+      `Run directory ${result.outDir} (metrics.jsonl, samples/, checkpoints/final).\n${table}`,
   )
 }
 

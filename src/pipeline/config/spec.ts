@@ -108,6 +108,16 @@ export const PipelineSpec = Schema.Struct({
         3,
         "iter-NNNNNN checkpoints kept (the newest; final is always kept)",
       ),
+      report: field(
+        Schema.Boolean,
+        true,
+        "report.html: curves, sample grids and facts, rewritten while the run trains and at the end",
+      ),
+      tensorboard: field(
+        Schema.Boolean,
+        true,
+        "TensorBoard event files in tensorboard/: scalars every iteration, grids as images, the config",
+      ),
     },
     "what the run writes, and how often",
   ),

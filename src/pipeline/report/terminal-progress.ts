@@ -3,16 +3,16 @@
  * (cli-progress) with the iteration, time per iteration, ETA and the last
  * energies and losses, redrawn in place; other lines (warnings, evaluations)
  * go above it through `log`. Not on a terminal (CI logs, `> file`): the plain
- * lines of ../progress.ts every `logEvery` iterations. Either way `finish`
- * prints a short table: where the run is, how long it took, the last losses,
- * the report and the TensorBoard command.
+ * lines of ../training/progress.ts every `logEvery` iterations. `summaryTable`
+ * is the short table printed at the end: how long it took, the last losses,
+ * the checkpoint, the report and the TensorBoard command.
  *
- * It has the `Progress` interface of ../progress.ts, so the training loop can
+ * It has the `Progress` interface of ../training/progress.ts, so the training loop can
  * use either.
  */
 import { MultiBar, type SingleBar } from "cli-progress"
 import type { Taught } from "../../stages/records.js"
-import { type Progress, progress } from "../progress.js"
+import { type Progress, progress } from "../training/progress.js"
 
 /** 42s, 3m05s, 2h07m, 3d04h: an ETA of days stays readable. */
 export const duration = (ms: number): string => {
@@ -31,17 +31,26 @@ export const short = (v: number | null | undefined): string =>
       ? v.toExponential(2)
       : v.toFixed(3)
 
-/** What the summary table shows at the end of a run. */
+/** The last iteration's figures, for the summary. */
+export interface LastFigures {
+  readonly observedEnergy: number | null
+  readonly revisedEnergy: number | null
+  readonly descriptorLoss: number | null
+  readonly reconstructionError: number | null
+}
+
+export const lastFigures = (record: Taught): LastFigures => ({
+  observedEnergy: record.descriptor?.observedEnergy ?? null,
+  revisedEnergy: record.descriptor?.revisedEnergy ?? null,
+  descriptorLoss: record.descriptor?.loss ?? null,
+  reconstructionError: record.generator?.reconstructionError ?? null,
+})
+
+/** What the summary table shows at the end of a run (after the "done" line, which says the rest). */
 export interface RunSummaryFacts {
-  readonly name: string
-  readonly outDir: string
   readonly iterations: number
-  readonly total: number
   readonly elapsedMs: number
-  readonly msPerIteration: number
-  readonly backend: string
-  /** a signal that stopped the run early */
-  readonly stopped?: string | undefined
+  readonly last?: LastFigures | undefined
   readonly checkpoint?: string | undefined
   readonly report?: string | undefined
   readonly tensorboard?: string | undefined
@@ -50,8 +59,8 @@ export interface RunSummaryFacts {
 export interface TerminalProgress extends Progress {
   /** A line for the terminal that does not break the bar. */
   readonly log: (line: string) => void
-  /** Stops the bar and prints the summary table. */
-  readonly finish: (summary: RunSummaryFacts) => void
+  /** Stops the bar (the lines logged last are written first); nothing more is drawn after it. */
+  readonly finish: () => void
   readonly mode: "bar" | "lines"
 }
 
@@ -61,23 +70,19 @@ interface Stream {
 }
 
 /** `key  value` rows, keys padded to one column. */
-export const summaryTable = (s: RunSummaryFacts, last: Taught | undefined): string => {
-  const d = last?.descriptor
-  const g = last?.generator
+export const summaryTable = (s: RunSummaryFacts): string => {
   const rows: Array<readonly [string, string]> = [
-    ["run", `${s.name} (${s.outDir})`],
-    [
-      "iterations",
-      `${s.iterations} of ${s.total}${s.stopped ? ` (stopped by ${s.stopped})` : ""} in ${duration(s.elapsedMs)}, ${(s.msPerIteration / 1000).toFixed(2)} s/iteration`,
-    ],
-    ["backend", s.backend],
+    ["elapsed", `${duration(s.elapsedMs)} (${s.iterations} iterations)`],
   ]
-  if (d || g)
+  const l = s.last
+  if (l && (l.observedEnergy !== null || l.reconstructionError !== null))
     rows.push([
       "last",
       [
-        d ? `E obs ${short(d.observedEnergy)} revised ${short(d.revisedEnergy)} L_D ${short(d.loss)}` : "",
-        g ? `recon ${short(g.reconstructionError)}` : "",
+        l.observedEnergy !== null
+          ? `E obs ${short(l.observedEnergy)} revised ${short(l.revisedEnergy)} L_D ${short(l.descriptorLoss)}`
+          : "",
+        l.reconstructionError !== null ? `recon ${short(l.reconstructionError)}` : "",
       ]
         .filter((x) => x !== "")
         .join(" | "),
@@ -96,7 +101,6 @@ export const terminalProgress = (
   every: number,
   stream: Stream = process.stderr,
 ): TerminalProgress => {
-  let last: Taught | undefined
   if (!stream.isTTY) {
     const write = (line: string) => {
       stream.write(`${line}\n`)
@@ -104,12 +108,9 @@ export const terminalProgress = (
     const lines = progress(name, total, start, every, write)
     return {
       mode: "lines",
-      update: (record, ms) => {
-        last = record
-        lines.update(record, ms)
-      },
+      update: lines.update,
       log: write,
-      finish: (summary) => write(summaryTable(summary, last)),
+      finish: () => {},
     }
   }
   const bars = new MultiBar({
@@ -119,7 +120,7 @@ export const terminalProgress = (
     barIncompleteChar: "░",
     barsize: 24,
     hideCursor: true,
-    gracefulExit: false, // the run's own signal handling (../stop.ts) decides
+    gracefulExit: false, // the run's own signal handling (../training/stop.ts) decides
     fps: 5,
   })
   let bar: SingleBar | null = null
@@ -128,7 +129,6 @@ export const terminalProgress = (
   return {
     mode: "bar",
     update: (record, iterationMs) => {
-      last = record
       const done = record.iteration + 1
       // the first iteration pays for kernel compilation and optimiser slots: keep it out of the ETA
       if (record.iteration > start) {
@@ -155,10 +155,11 @@ export const terminalProgress = (
       if (bar === null) stream.write(`${line}\n`)
       else bars.log(`${line}\n`)
     },
-    finish: (summary) => {
+    finish: () => {
+      if (bar === null) return
       bars.update() // writes the lines logged since the last redraw
       bars.stop()
-      stream.write(`${summaryTable(summary, last)}\n`)
+      bar = null
     },
   }
 }

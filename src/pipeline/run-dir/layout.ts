@@ -7,6 +7,8 @@
  *   <run>/metrics.jsonl              one line per iteration, plus evaluation lines (metrics.ts)
  *   <run>/samples/<kind>-NNNNNN.png  grids of drafts and revisions
  *   <run>/checkpoints/iter-NNNNNN/   periodic checkpoints; checkpoints/final/ the last
+ *   <run>/report.html                the run at a glance, rewritten as it trains (../report/)
+ *   <run>/tensorboard/               TensorBoard event files, one per training process (../report/tensorboard/)
  */
 import { Effect, FileSystem, type Path } from "effect"
 import { OutputError } from "../errors.js"
@@ -35,6 +37,8 @@ export interface RunFiles {
   readonly checkpoints: string
   /** `checkpoints/<name>`: `final` or `iter-NNNNNN` */
   readonly checkpoint: (name: string) => string
+  readonly report: string
+  readonly tensorboard: string
 }
 
 export const runFiles = (dir: string, path: Path.Path): RunFiles => ({
@@ -46,6 +50,8 @@ export const runFiles = (dir: string, path: Path.Path): RunFiles => ({
   grid: (kind, iteration) => path.join(dir, "samples", `${kind}-${String(iteration).padStart(6, "0")}.png`),
   checkpoints: path.join(dir, "checkpoints"),
   checkpoint: (name) => path.join(dir, "checkpoints", name),
+  report: path.join(dir, "report.html"),
+  tensorboard: path.join(dir, "tensorboard"),
 })
 
 export interface ClaimOptions {

@@ -124,6 +124,7 @@ export const rewindRunDir = (
     yield* removeLeftovers(point.runDir)
     yield* removeLeftovers(path.join(point.runDir, "checkpoints"))
     yield* removeLeftovers(path.join(point.runDir, "samples"))
+    yield* removeLeftovers(path.join(point.runDir, "tensorboard"))
     const metrics = runFiles(point.runDir, path).metrics
     const text = yield* fs.readFileString(metrics).pipe(Effect.orElseSucceed(() => ""))
     const kept = parseMetrics(text)

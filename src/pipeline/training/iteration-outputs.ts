@@ -11,12 +11,13 @@ import type { Taught } from "../../stages/records.js"
 import type { PipelineSpec } from "../config/spec.js"
 import type { OutputError } from "../errors.js"
 import type { TrainingEvaluator } from "../evaluation/training-evaluator.js"
+import type { TrainingView } from "../report/training-view.js"
 import { captureState, checkpointJob } from "../run-dir/checkpoint.js"
 import { encodePng, tile } from "../run-dir/image-files.js"
 import { checkpointName, type RunFiles } from "../run-dir/layout.js"
 import { type IterationLine, metricsJob } from "../run-dir/metrics.js"
 import { pruneJob } from "../run-dir/resume.js"
-import { fileJob, type WriterShape } from "../run-dir/writer.js"
+import type { WriteJob, WriterShape } from "../run-dir/writer.js"
 import type { Progress } from "./progress.js"
 
 /** An iteration whose stages have all run, with its wall time (from the end of the previous one). */
@@ -67,15 +68,22 @@ export interface OutputContext {
   readonly files: RunFiles
   readonly writer: WriterShape
   readonly models: ModelsShape
+  /** the TensorBoard log, report.html and the terminal (../report/training-view.ts) */
+  readonly view: TrainingView
 }
+
+const submitAll = (c: OutputContext, jobs: ReadonlyArray<WriteJob>): Effect.Effect<void, OutputError> =>
+  Effect.forEach(jobs, (job) => c.writer.submit(job), { discard: true })
 
 const done = (f: Finished): number => f.record.iteration + 1
 
-/** metrics.jsonl: one line per iteration. */
+/** metrics.jsonl: one line per iteration; the same figures as TensorBoard scalars. */
 export const writeMetrics =
   (c: OutputContext) =>
-  (f: Finished): Effect.Effect<void, OutputError> =>
-    c.writer.submit(metricsJob(c.files.metrics, iterationLine(f)))
+  (f: Finished): Effect.Effect<void, OutputError> => {
+    const line = iterationLine(f)
+    return submitAll(c, [metricsJob(c.files.metrics, line), ...c.view.scalarJobs(line)])
+  }
 
 /** Every `evaluation.every` iterations: the sample quality of the current nets, one more metrics line. */
 export const evaluateEvery =
@@ -87,10 +95,14 @@ export const evaluateEvery =
           // reads the weights, draws with its own keys: the training is untouched
           const line = evaluator.evaluate(c.models, done(f))
           yield* stopwatch.exclude(line.evaluation.ms)
-          yield* c.writer.submit(metricsJob(c.files.metrics, line))
+          yield* submitAll(c, [metricsJob(c.files.metrics, line), ...c.view.scalarJobs(line)])
         })
 
-/** Every `output.sampleEvery` iterations and at the last: PNG grids of the drafts and the revised samples. */
+/**
+ * Every `output.sampleEvery` iterations and at the last: PNG grids of the
+ * drafts and the revised samples (also TensorBoard images), then a rebuild
+ * of report.html with them.
+ */
 export const writeGrids =
   (c: OutputContext) =>
   (f: Finished): Effect.Effect<void, OutputError> =>
@@ -105,13 +117,13 @@ export const writeGrids =
             const values = tensor.dataSync() as Float32Array
             const [count, ...image] = tensor.shape
             return c.writer.submit(
-              fileJob(c.files.grid(kind, done(f)), () =>
+              c.view.gridJob(c.files.grid(kind, done(f)), kind, done(f), () =>
                 encodePng(tile(values, count, image as [number, number, number])),
               ),
             )
           },
           { discard: true },
-        )
+        ).pipe(Effect.andThen(submitAll(c, c.view.refreshJob)))
 
 /** The newest checkpoint written, for the divergence message. */
 export type LastCheckpoint = Ref.Ref<{ readonly dir: string; readonly iteration: number } | undefined>

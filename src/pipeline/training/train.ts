@@ -23,9 +23,19 @@ import { loadDataset } from "../data/dataset.js"
 import type { ClassifierSource } from "../evaluation/mnist-classifier.js"
 import { acquireTrainingEvaluator, type TrainingEvaluator } from "../evaluation/training-evaluator.js"
 import * as ModelsLayer from "../nets/build.js"
+import { type LastFigures, lastFigures } from "../report/terminal-progress.js"
+import { acquireTrainingView } from "../report/training-view.js"
 import { restoreModels } from "../run-dir/checkpoint.js"
 import { checkpointName, claimOutputDir, runFiles } from "../run-dir/layout.js"
 import { pruneJob, type ResumePoint, rewindRunDir } from "../run-dir/resume.js"
+import {
+  endedRecord,
+  type RunEnd,
+  type RunRecord,
+  recordJob,
+  resumedRecord,
+  startRecord,
+} from "../run-dir/run-record.js"
 import * as WriterLayer from "../run-dir/writer.js"
 import { fileJob, Writer } from "../run-dir/writer.js"
 import { divergedAfter } from "./diverged.js"
@@ -41,7 +51,6 @@ import {
   writeGrids,
   writeMetrics,
 } from "./iteration-outputs.js"
-import { progress } from "./progress.js"
 import { stagesOf } from "./stages.js"
 import { StopRequest, untilStopped } from "./stop.js"
 import { withTensorScope } from "./tensor-scope.js"
@@ -67,6 +76,16 @@ export interface TrainResult {
   readonly msPerIteration: number
   /** the signal (SIGINT/SIGTERM) that stopped the run early, after a checkpoint at `iterations` */
   readonly stopped?: string | undefined
+  /** wall time of the training loop, ms */
+  readonly elapsedMs: number
+  /** the last iteration's energies and losses */
+  readonly last?: LastFigures | undefined
+  /** the checkpoint written at the end */
+  readonly checkpoint?: string | undefined
+  /** report.html, when written */
+  readonly report?: string | undefined
+  /** the TensorBoard log directory, when written */
+  readonly tensorboard?: string | undefined
 }
 
 const json = (value: unknown): Uint8Array => new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`)
@@ -112,33 +131,34 @@ const trainOn = (
     const last: LastCheckpoint = yield* Ref.make(
       o.resume?.checkpoint && { dir: o.resume.checkpoint.dir, iteration: start },
     )
+    const fresh = startRecord(o.source, backend, tf.version_core)
+    let record: RunRecord = fresh
     if (o.resume === undefined) {
       yield* writer.submit(fileJob(files.config, () => json(spec)))
-      yield* writer.submit(
-        fileJob(files.record, () =>
-          json({
-            source: o.source,
-            backend,
-            tfjs: tf.version_core,
-            node: process.version,
-            started: new Date().toISOString(),
-          }),
-        ),
-      )
     } else {
       if (o.resume.checkpoint) yield* restoreModels(o.resume.checkpoint, models, true)
       // only once the checkpoint is known to fit: a refused resume leaves the directory untouched
       yield* rewindRunDir(o.resume)
       // a kill between writing a checkpoint and pruning the old ones leaves one too many
       yield* writer.submit(pruneJob(files.checkpoints, spec.output.keepCheckpoints))
+      record = yield* resumedRecord(files.record, start, fresh)
     }
+    yield* writer.submit(recordJob(files.record, record))
+    const view = yield* acquireTrainingView({ spec, files, start, record, quiet: o.quiet ?? false })
+    for (const job of view.startJobs) yield* writer.submit(job)
+    /** run.json's end record, then the final report (after every file it shows is on disk). */
+    const end = (how: Omit<RunEnd, "at">) =>
+      writer
+        .submit(recordJob(files.record, endedRecord(record, how)))
+        .pipe(Effect.andThen(writer.flush), Effect.andThen(view.finish))
 
     const stop = yield* StopRequest
     const { draft, revise, writeBack, updateDescriptor, teach } = stagesOf(spec)
     const total = spec.training.iterations
     const stopwatch = yield* makeStopwatch
-    const context: OutputContext = { spec, files, writer, models }
-    const shown = progress(spec.name, total, start, spec.output.logEvery, o.quiet ? () => {} : undefined)
+    const context: OutputContext = { spec, files, writer, models, view }
+    const completedRef = yield* Ref.make(start)
+    const started = performance.now()
 
     stop.listen(true)
     // completed iterations and the summed time of those after the first (kernel compilation, optimiser slots)
@@ -161,26 +181,38 @@ const trainOn = (
         Stream.tap(evaluateEvery(context, evaluator, stopwatch)),
         Stream.tap(writeGrids(context)),
         Stream.tap(checkpointEvery(context, last)),
-        Stream.tap(showProgress(shown)),
+        Stream.tap(showProgress(view.progress)),
+        Stream.tap((f) => Ref.set(completedRef, f.record.iteration + 1)),
         Stream.tap((f) => Effect.sync(() => release(f.record))),
         Stream.runFold(
-          () => ({ completed: start, timedMs: 0 }),
+          () => ({ completed: start, timedMs: 0, last: undefined as LastFigures | undefined }),
           (s, f: Finished) => ({
             completed: f.record.iteration + 1,
             timedMs: s.timedMs + (f.record.iteration > start ? f.ms : 0),
+            last: lastFigures(f.record),
           }),
         ),
         Effect.catchTag("DivergenceError", (e) =>
           Effect.flatMap(Ref.get(last), (checkpoint) => Effect.fail(divergedAfter(e, checkpoint))),
+        ),
+        Effect.tapErrorTag("DivergenceError", (e) =>
+          Effect.flatMap(Ref.get(completedRef), (iterations) =>
+            end({ status: "diverged", iterations, message: e.message }).pipe(Effect.ignore),
+          ),
         ),
         Effect.ensuring(Effect.sync(() => stop.listen(false))),
       ),
     )
     const { completed } = summary
     const stopped = completed < total ? stop.requested() : undefined
-    if (!stopped || completed > start)
-      yield* writeCheckpoint(context, stopped ? checkpointName(completed) : "final", completed, last)
-    yield* writer.flush
+    const checkpoint = stopped ? checkpointName(completed) : "final"
+    const wrote = !stopped || completed > start
+    if (wrote) yield* writeCheckpoint(context, checkpoint, completed, last)
+    const shown = yield* end({
+      status: stopped ? "stopped" : "finished",
+      iterations: completed,
+      ...(stopped ? { signal: stopped } : {}),
+    })
     const timed = completed - start - 1
     const result: TrainResult = {
       outDir: o.outDir,
@@ -188,6 +220,11 @@ const trainOn = (
       iterations: completed,
       msPerIteration: timed > 0 ? summary.timedMs / timed : 0,
       stopped,
+      elapsedMs: performance.now() - started,
+      last: summary.last,
+      checkpoint: wrote ? files.checkpoint(checkpoint) : undefined,
+      report: shown.report,
+      tensorboard: spec.output.tensorboard ? files.tensorboard : undefined,
     }
     return result
   })

@@ -61,10 +61,10 @@ export interface LogStart {
 }
 
 /**
- * The event file of one training process. A resumed run gets a new file
- * that opens with a session start at its first iteration, so that
- * TensorBoard forgets the iterations of the killed process after its last
- * checkpoint (they are trained again).
+ * The event file of one training process. It opens with a session start at
+ * its first iteration, so that when the run was resumed TensorBoard forgets
+ * what the killed process wrote after its last checkpoint (those iterations
+ * are trained again).
  */
 export class TensorBoardLog {
   readonly file: string
@@ -77,12 +77,13 @@ export class TensorBoardLog {
     this.file = join(runDir, TENSORBOARD_DIR, eventFileName(clock(), host, process.pid))
   }
 
-  /** The first bytes of the file: version, session start (when resumed), config and run record as text. */
+  /** The first bytes of the file: version, session start, config and run record as text. */
   start(o: LogStart): Uint8Array {
     const at = this.clock()
     return concat([
       fileVersionRecord(at),
-      ...(o.firstIteration > 1 ? [sessionStartRecord(o.firstIteration, at)] : []),
+      // a resume, even of a run killed before its first checkpoint (firstIteration 1), replaces what came after
+      sessionStartRecord(o.firstIteration, at),
       ...(o.config === undefined
         ? []
         : [textRecord(o.firstIteration, at, "config", fenced("config.json", o.config))]),

@@ -8,8 +8,8 @@ import { spawnSync } from "node:child_process"
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { RunReporter, writeComparisonReport } from "../src/pipeline/report/report.js"
-import { fakeRun } from "./report-support.js"
+import { RunReporter, writeComparisonReport } from "../../src/pipeline/report/report.js"
+import { fakeRun } from "../report-support.js"
 
 const chromium = process.env.CHROMIUM ?? "/usr/bin/chromium"
 const hasChromium = existsSync(chromium)

@@ -3,8 +3,13 @@
  * plain lines of src/pipeline/progress.ts elsewhere, and the summary table.
  */
 import { describe, expect, it } from "vitest"
-import { duration, summaryTable, terminalProgress } from "../src/pipeline/report/terminal-progress.js"
-import type { Taught } from "../src/stages/records.js"
+import {
+  duration,
+  lastFigures,
+  summaryTable,
+  terminalProgress,
+} from "../../src/pipeline/report/terminal-progress.js"
+import type { Taught } from "../../src/stages/records.js"
 
 const record = (iteration: number): Taught =>
   ({
@@ -29,13 +34,9 @@ const stream = (isTTY: boolean) => {
 }
 
 const summary = {
-  name: "tiny",
-  outDir: "runs/tiny",
   iterations: 4,
-  total: 4,
   elapsedMs: 125_000,
-  msPerIteration: 1500,
-  backend: "tensorflow",
+  last: lastFigures(record(3)),
   checkpoint: "runs/tiny/checkpoints/final",
   report: "runs/tiny/report.html",
   tensorboard: "runs/tiny/tensorboard",
@@ -50,22 +51,24 @@ describe("terminal progress", () => {
     p.update(record(1), 1000)
     p.log("warning: something to say")
     p.update(record(2), 3000)
-    p.finish(summary)
+    p.finish()
     const text = out.chunks.join("")
     expect(text).toContain("█")
     expect(text).toMatch(
       /tiny [█░]+ 3\/4 \| 2\.00 s\/it \| ETA 2s \| E obs -1\.23e\+6 rev -7\.65e\+3 L_D -0\.250 \| recon 0\.125/,
     )
     expect(text).toContain("warning: something to say\n")
-    expect(text).toContain("  report       runs/tiny/report.html")
+    // the bar ends on its own line, the cursor shown again
+    expect(text.endsWith("\n") || text.endsWith("\u001b[?25h")).toBe(true)
   })
 
-  it("elsewhere (CI logs): the plain progress lines every logEvery iterations, then the table", () => {
+  it("elsewhere (CI logs): the plain progress lines every logEvery iterations", () => {
     const out = stream(false)
     const p = terminalProgress("tiny", 4, 0, 2, out)
     expect(p.mode).toBe("lines")
     for (let i = 0; i < 4; i++) p.update(record(i), 1000)
-    p.finish(summary)
+    p.log("a line")
+    p.finish()
     const lines = out.chunks.join("").trimEnd().split("\n")
     expect(lines.slice(0, 3).map((l) => l.slice(0, 22))).toEqual([
       "[tiny] iter 1/4 epoch ",
@@ -73,21 +76,25 @@ describe("terminal progress", () => {
       "[tiny] iter 4/4 epoch ",
     ])
     expect(out.chunks.join("")).not.toContain("█")
-    expect(lines.slice(3)).toEqual([
-      "  run          tiny (runs/tiny)",
-      "  iterations   4 of 4 in 2m05s, 1.50 s/iteration",
-      "  backend      tensorflow",
+    expect(lines.slice(3)).toEqual(["a line"])
+  })
+
+  it("sums up where things are at the end; gives long ETAs in days", () => {
+    expect(summaryTable(summary).split("\n")).toEqual([
+      "  elapsed      2m05s (4 iterations)",
       "  last         E obs -1.23e+6 revised -7.65e+3 L_D -0.250 | recon 0.125",
       "  checkpoint   runs/tiny/checkpoints/final",
       "  report       runs/tiny/report.html",
       "  tensorboard  tensorboard --logdir runs/tiny/tensorboard",
     ])
-  })
-
-  it("says how a run stopped early, and gives long ETAs in days", () => {
-    expect(summaryTable({ ...summary, iterations: 2, stopped: "SIGINT" }, undefined)).toContain(
-      "2 of 4 (stopped by SIGINT) in 2m05s",
-    )
+    // the generator alone has no energies; nothing written: no such rows
+    expect(
+      summaryTable({
+        iterations: 2,
+        elapsedMs: 5000,
+        last: { observedEnergy: null, revisedEnergy: null, descriptorLoss: null, reconstructionError: 0.5 },
+      }).split("\n"),
+    ).toEqual(["  elapsed  5s (2 iterations)", "  last     recon 0.500"])
     expect(duration(42_000)).toBe("42s")
     expect(duration(3 * 3600_000 + 7 * 60_000)).toBe("3h07m")
     expect(duration(3 * 86_400_000 + 4 * 3600_000)).toBe("3d04h")

@@ -9,9 +9,9 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { crc32c } from "@aws-crypto/crc32c"
 import { describe, expect, it } from "vitest"
-import { eventFileName, frameRecord } from "../src/pipeline/report/tensorboard/event-file.js"
-import { TensorBoardLog, writeTensorBoardOfRun } from "../src/pipeline/report/tensorboard/run-log.js"
-import { fakeRun, gridPng, iterationLine } from "./report-support.js"
+import { eventFileName, frameRecord } from "../../src/pipeline/report/tensorboard/event-file.js"
+import { TensorBoardLog, writeTensorBoardOfRun } from "../../src/pipeline/report/tensorboard/run-log.js"
+import { fakeRun, gridPng, iterationLine } from "../report-support.js"
 
 const hasTensorBoard = (() => {
   try {
@@ -128,6 +128,27 @@ describe.skipIf(!hasTensorBoard)("read back by TensorBoard's EventAccumulator", 
     // the session start at 7 drops the killed process's 7-9 and its grids of 8: each step once, the new values
     const result = check(run.dir)
     expect(result.stdout).toContain("14 scalar tags (140 points), 2 image tags (6 images)")
+    expect(result.status).toBe(0)
+  })
+
+  it("a run resumed before its first checkpoint starts again from iteration 1, replacing everything", async () => {
+    const run = await fakeRun({ iterations: 5, sampleEvery: 100, evaluationEvery: 0 })
+    let t = 1_700_000_000_000
+    const first = new TensorBoardLog(run.dir, () => new Date(t))
+    const killed = [first.start({ firstIteration: 1, config: {}, run: {} })]
+    for (let i = 1; i <= 3; i++) killed.push(first.iteration(iterationLine(i, 0.25)))
+    mkdirSync(dirname(first.file), { recursive: true })
+    writeFileSync(first.file, Buffer.concat(killed))
+    t += 60_000
+    const second = new TensorBoardLog(run.dir, () => new Date(t))
+    const config = JSON.parse(readFileSync(join(run.dir, "config.json"), "utf8"))
+    const again = [second.start({ firstIteration: 1, config, run: {} })]
+    for (let i = 1; i <= 5; i++) again.push(second.iteration(iterationLine(i)))
+    for (const kind of ["drafts", "revised"])
+      again.push(second.image(5, kind, readFileSync(join(run.dir, "samples", `${kind}-000005.png`))))
+    writeFileSync(second.file, Buffer.concat(again))
+    const result = check(run.dir)
+    expect(result.stdout).toContain("14 scalar tags (70 points), 2 image tags (2 images)")
     expect(result.status).toBe(0)
   })
 })
