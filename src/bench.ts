@@ -7,7 +7,7 @@
  * is one JSON object for scripts.
  *
  *   node dist/bench.js [--iterations 5] [--rounds 3] [--js-iterations 1] [--soak 1000]
- *                      [--backends tensorflow,wasm,cpu] [--no-pytorch] [--threads 2]
+ *                      [--backends tensorflow,wasm,cpu] [--no-pytorch] [--threads 2] [--no-report]
  *
  * Native backends alternate with the PyTorch reference round by round, so that
  * drift in the machine's load affects both sides of the ratio alike.
@@ -65,13 +65,26 @@ const sampleOf = (l: MetricsLine): Sample =>
   Object.fromEntries([...STAGES, "iteration"].map((s) => [s, l.ms[s] ?? 0])) as Sample
 
 /** In a child process: time `iterations` official iterations without, then with, grid writing every iteration. */
-const worker = async (backend: BackendName, iterations: number, soak: number): Promise<void> => {
+const worker = async (
+  backend: BackendName,
+  iterations: number,
+  soak: number,
+  report: boolean,
+): Promise<void> => {
   const base: PipelineSpec = {
     ...defaults,
     name: "bench",
     backend,
     training: { ...defaults.training, iterations },
-    output: { ...defaults.output, sampleEvery: iterations + 1, checkpointEvery: 0, logEvery: iterations + 1 },
+    output: {
+      ...defaults.output,
+      sampleEvery: iterations + 1,
+      checkpointEvery: 0,
+      logEvery: iterations + 1,
+      // report.html (rebuilt as grids appear) and the TensorBoard event files, as every run writes them
+      report,
+      tensorboard: report,
+    },
   }
   const timed = async (spec: PipelineSpec) => {
     const outDir = mkdtempSync(join(tmpdir(), "coopnets-bench-"))
@@ -117,7 +130,12 @@ const worker = async (backend: BackendName, iterations: number, soak: number): P
   process.stdout.write(`${JSON.stringify(result)}\n`)
 }
 
-const runWorker = (backend: BackendName, iterations: number, soak: number): WorkerResult | string => {
+const runWorker = (
+  backend: BackendName,
+  iterations: number,
+  soak: number,
+  report: boolean,
+): WorkerResult | string => {
   const r = spawnSync(
     process.execPath,
     [
@@ -128,6 +146,7 @@ const runWorker = (backend: BackendName, iterations: number, soak: number): Work
       String(iterations + 1),
       "--soak",
       String(soak),
+      ...(report ? [] : ["--no-report"]),
     ],
     { encoding: "utf8", maxBuffer: 1 << 26, stdio: ["ignore", "pipe", "pipe"] },
   )
@@ -234,11 +253,12 @@ interface BenchOptions {
   readonly threads: number
   readonly backends: ReadonlyArray<BackendName>
   readonly pytorch: boolean
+  readonly report: boolean
 }
 
 const main = async (o: BenchOptions): Promise<void> => {
   const { iterations, soak, jsIterations, rounds, threads, pytorch: usePytorch } = o
-  if (o.worker) return worker(o.worker, iterations, soak)
+  if (o.worker) return worker(o.worker, iterations, soak, o.report)
   const wanted = o.backends
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`)
   const summaries: Array<Summary> = []
@@ -261,7 +281,7 @@ const main = async (o: BenchOptions): Promise<void> => {
       log(
         `${backend} round ${r + 1}/${backendRounds}: ${n} timed iterations${soakHere ? ` + ${soakHere}-iteration memory soak` : ""}`,
       )
-      const result = runWorker(backend, n, soakHere)
+      const result = runWorker(backend, n, soakHere, o.report)
       if (typeof result === "string") {
         skipped = result
         break
@@ -387,6 +407,12 @@ const bench = Command.make(
     ),
     pytorch: Flag.Boolean("pytorch").pipe(
       Flag.withDescription("run the PyTorch reference (--no-pytorch: skip it)"),
+      Flag.withDefault(true),
+    ),
+    report: Flag.Boolean("report").pipe(
+      Flag.withDescription(
+        "write report.html and the TensorBoard event files as every run does (--no-report: neither, to measure their cost)",
+      ),
       Flag.withDefault(true),
     ),
     worker: Flag.String("worker").pipe(Flag.withHidden, Flag.optional),

@@ -55,13 +55,16 @@ export interface Stopwatch {
   readonly exclude: (ms: number) => Effect.Effect<void>
 }
 
-export const makeStopwatch: Effect.Effect<Stopwatch> = Effect.map(Ref.make(performance.now()), (last) => ({
-  lap: Effect.flatMap(
-    Effect.sync(() => performance.now()),
-    (now) => Ref.modify(last, (before) => [now - before, now] as const),
-  ),
-  exclude: (ms) => Ref.update(last, (t) => t + ms),
-}))
+// suspended: the clock starts when the run does, not when this module is loaded
+export const makeStopwatch: Effect.Effect<Stopwatch> = Effect.suspend(() =>
+  Effect.map(Ref.make(performance.now()), (last) => ({
+    lap: Effect.flatMap(
+      Effect.sync(() => performance.now()),
+      (now) => Ref.modify(last, (before) => [now - before, now] as const),
+    ),
+    exclude: (ms) => Ref.update(last, (t) => t + ms),
+  })),
+)
 
 export interface OutputContext {
   readonly spec: PipelineSpec
