@@ -5,8 +5,9 @@
  * previous complete report), and how live rewrites are scheduled.
  */
 import { spawn } from "node:child_process"
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
+import sharp from "sharp"
 import { describe, expect, it } from "vitest"
 import { differingFields, labelsOf } from "../../src/pipeline/report/comparison-report.js"
 import { imageSize } from "../../src/pipeline/report/inline-images.js"
@@ -221,6 +222,33 @@ describe("report.html", () => {
     expect(exemplar).not.toBeNull()
     // data/brick.png is 512x512: at data.scale 0.25 the crops are cut from 128x128
     expect(imageSize(Buffer.from(exemplar?.[1] as string, "base64"))).toEqual({ width: 128, height: 128 })
+  })
+
+  it("plays a video run's animated GIF grids in place", async () => {
+    const run = await fakeRun({ iterations: 4, sampleEvery: 2 })
+    /** a 3-frame 40x30 animation (frames stacked vertically, as sharp takes them) */
+    const gif = async (seed: number) => {
+      const pixels = Buffer.alloc(40 * 30 * 3 * 3)
+      for (let k = 0; k < pixels.length; k++) pixels[k] = (k * 5 + seed * 31) % 256
+      return sharp(pixels, { raw: { width: 40, height: 90, channels: 3, pageHeight: 30 } })
+        .gif({ loop: 0, delay: 100 })
+        .toBuffer()
+    }
+    for (const i of [2, 4]) {
+      rmSync(join(run.dir, "samples", `revised-00000${i}.png`))
+      writeFileSync(join(run.dir, "samples", `revised-00000${i}.gif`), await gif(i))
+    }
+    expect((await sharp(join(run.dir, "samples", "revised-000004.gif")).metadata()).pages).toBe(3)
+    const html = readFileSync((await new RunReporter(run.dir).write(false)).file, "utf8")
+    const gifs = [...html.matchAll(/<img src="data:image\/gif;base64,([^"]+)" width="(\d+)" height="(\d+)"/g)]
+    expect(gifs.length).toBe(2)
+    // the whole animation, byte for byte, shown at the size of one frame (zoomed)
+    expect(
+      Buffer.from(gifs[1]?.[1] as string, "base64").equals(
+        readFileSync(join(run.dir, "samples", "revised-000004.gif")),
+      ),
+    ).toBe(true)
+    expect(imageSize(Buffer.from(gifs[1]?.[1] as string, "base64"))).toEqual({ width: 40, height: 30 })
   })
 
   it("thins long runs' frames evenly, keeping the first and the newest", () => {
