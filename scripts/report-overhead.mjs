@@ -29,12 +29,21 @@ const once = async (report) => {
     name: "overhead",
     backend,
     training: { ...specDefaults.training, iterations },
-    output: { ...specDefaults.output, sampleEvery: 1, checkpointEvery: 0, logEvery: iterations + 1, report, tensorboard: report },
+    output: {
+      ...specDefaults.output,
+      sampleEvery: 1,
+      checkpointEvery: 0,
+      logEvery: iterations + 1,
+      report,
+      tensorboard: report,
+    },
   }
   const cpu = process.cpuUsage()
   const started = performance.now()
   await Effect.runPromise(
-    train(spec, { source: "overhead", outDir, force: true, quiet: true }).pipe(Effect.provide(NodeServices.layer)),
+    train(spec, { source: "overhead", outDir, force: true, quiet: true }).pipe(
+      Effect.provide(NodeServices.layer),
+    ),
   )
   const wall = performance.now() - started
   const used = process.cpuUsage(cpu)

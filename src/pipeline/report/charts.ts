@@ -147,7 +147,10 @@ export const lineChart = async (c: LineChartSpec): Promise<Chart> => {
         title: null,
         scale: color,
         sort: names,
-        ...(names.length === 1 ? { legend: null } : {}),
+        // long names (runs of a comparison) in two columns, so that none is cut at the chart's edge
+        ...(names.length === 1
+          ? { legend: null }
+          : { legend: { columns: Math.max(...names.map((n) => n.length)) > 12 ? 2 : 3 } }),
       },
       strokeDash: {
         field: "series",

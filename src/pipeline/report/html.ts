@@ -146,7 +146,7 @@ export const chartGrid = (charts: ReadonlyArray<Chart>): string =>
 
 /** Grids are small (28-pixel digits): shown at an integer zoom up to about `target` pixels wide. */
 export const imageTag = (image: InlineImage, alt: string, target = 460): string => {
-  const zoom = Math.max(1, Math.min(4, Math.floor(target / image.width)))
+  const zoom = Math.max(1, Math.min(4, Math.round(target / image.width)))
   return `<img src="${image.uri}" width="${image.width * zoom}" height="${image.height * zoom}" alt="${escapeHtml(alt)}">`
 }
 
