@@ -169,7 +169,7 @@ describe("--resume", () => {
         expect(check.status).toBe(0)
       }
     }
-  }, 120_000)
+  }, 300_000) // up to seven processes, each with its report worker, on a shared 2-core machine
 
   it("SIGINT finishes the iteration, writes a checkpoint and exits 130; --resume then completes the run", async () => {
     const file = pipeline(30)

@@ -12,7 +12,6 @@ import sharp from "sharp"
 import { loadPipeline } from "../config/pipeline-file.js"
 import type { PipelineSpec } from "../config/spec.js"
 import { ConfigError, OutputError } from "../errors.js"
-import { buildComparisonReport } from "../report/comparison-report.js"
 import { claimOutputDir, runFiles } from "../run-dir/layout.js"
 import { type IterationLine, readMetrics } from "../run-dir/metrics.js"
 import * as WriterLayer from "../run-dir/writer.js"
@@ -239,7 +238,11 @@ export const compare = (o: CompareOptions) =>
     // the runs' curves overlaid and their final grids side by side (../report/comparison-report.ts)
     const runDirs = names.map((name) => path.join(o.outDir, name))
     yield* writer.submit(
-      fileJob(at("report.html"), async () => new TextEncoder().encode(await buildComparisonReport(runDirs))),
+      fileJob(at("report.html"), async () => {
+        // the charting libraries load only here, not at every start of the CLI
+        const { buildComparisonReport } = await import("../report/comparison-report.js")
+        return new TextEncoder().encode(await buildComparisonReport(runDirs))
+      }),
     )
     yield* writer.flush
     return { outDir: o.outDir, rows, table }

@@ -9,8 +9,7 @@ import { join } from "node:path"
 import { Effect, FileSystem } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { OutputError, UsageError } from "../errors.js"
-import { commonParent } from "../report/comparison-report.js"
-import { RunReporter, writeComparisonReport } from "../report/report.js"
+import { commonParent } from "../report/run-labels.js"
 import { writeTensorBoardOfRun } from "../report/tensorboard/run-log.js"
 import { given, invoke, UsageHint } from "./flags.js"
 
@@ -57,6 +56,8 @@ const failed = (what: string) => (e: unknown) =>
 export const report = (o: ReportInvocation) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
+    // the charting libraries load only for this command, not at every start of the CLI
+    const { RunReporter, writeComparisonReport } = yield* Effect.promise(() => import("../report/report.js"))
     for (const dir of o.dirs) {
       const isRun = yield* fs.exists(join(dir, "config.json")).pipe(Effect.orElseSucceed(() => false))
       if (!isRun)

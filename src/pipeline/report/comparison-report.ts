@@ -4,12 +4,12 @@
  * iterations and the config fields in which they differ. Built from the run
  * directories' files alone, like report.html.
  */
-import { basename, relative, resolve } from "node:path"
 import { type Chart, lineChart, type Series } from "./charts.js"
 import { chartGrid, escapeHtml, figure, page } from "./html.js"
 import { ImageCache } from "./inline-images.js"
 import { evaluationFigures, type IterationLine, medianIterationMs } from "./metrics.js"
 import { RunReader, type RunSnapshot } from "./run-dir.js"
+import { labelsOf } from "./run-labels.js"
 import { figureTitle, framesOf, num, seconds } from "./run-report.js"
 
 /** The table averages the last this many iterations (one iteration's metrics are noisy), as `compare` does. */
@@ -27,22 +27,6 @@ const PALETTE = [
   "#ff9da6",
   "#bab0ac",
 ]
-
-/** The deepest directory that holds all of `dirs` (absolute). */
-export const commonParent = (dirs: ReadonlyArray<string>): string => {
-  const absolute = dirs.map((d) => resolve(d))
-  let common = resolve(absolute[0] ?? ".", "..")
-  while (!absolute.every((d) => d.startsWith(`${common}/`)) && common !== "/") common = resolve(common, "..")
-  return common
-}
-
-/** Short unique labels: the directory names, or paths from their common parent when two share a name. */
-export const labelsOf = (dirs: ReadonlyArray<string>): Array<string> => {
-  const names = dirs.map((d) => basename(resolve(d)))
-  if (new Set(names).size === names.length) return names
-  const common = commonParent(dirs)
-  return dirs.map((d) => relative(common, resolve(d)))
-}
 
 /** `{a: {b: 1}}` → `{"a.b": 1}` (arrays kept whole). */
 export const flatten = (value: unknown, prefix = ""): Record<string, unknown> =>

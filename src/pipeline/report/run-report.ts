@@ -21,7 +21,7 @@ import type { Grid, RunReader, RunSnapshot } from "./run-dir.js"
 export const ENERGY_COLORS = { observed: "#1f77b4", drafted: "#ff7f0e", revised: "#2ca02c" }
 
 /** More sample frames than this are thinned evenly (the newest always kept) to bound the page's size. */
-export const MAX_FRAMES = 120
+export const MAX_FRAMES = 60
 
 /** What the grid files of each kind show, in display order. */
 const KIND_CAPTIONS: ReadonlyArray<readonly [string, string]> = [
