@@ -10,14 +10,14 @@ import { join, resolve } from "node:path"
 import sharp from "sharp"
 import { describe, expect, it } from "vitest"
 import { differingFields } from "../../src/pipeline/report/comparison-report.js"
-import { imageSize } from "../../src/pipeline/report/inline-images.js"
+import { ImageCache, imageSize } from "../../src/pipeline/report/inline-images.js"
 import { LiveReport } from "../../src/pipeline/report/live-report.js"
 import { medianIterationMs, parseMetrics } from "../../src/pipeline/report/metrics.js"
 import { RunReporter, type Written, writeComparisonReport } from "../../src/pipeline/report/report.js"
 import { startReportWorker } from "../../src/pipeline/report/report-worker.js"
 import { RunReader } from "../../src/pipeline/report/run-dir.js"
 import { labelsOf } from "../../src/pipeline/report/run-labels.js"
-import { thinFrames } from "../../src/pipeline/report/run-report.js"
+import { framesOf, thinFrames } from "../../src/pipeline/report/run-report.js"
 import { evaluationLine, fakeRun, gridPng, iterationLine } from "../report-support.js"
 
 /** The point counts each chart says it drew, by chart id. */
@@ -259,6 +259,18 @@ describe("report.html", () => {
     expect(kept[0]).toBe(5)
     expect(kept.at(-1)).toBe(3000)
     expect(thinFrames([1, 2, 3], 120)).toEqual([1, 2, 3])
+  })
+
+  it("shows fewer frames when their images would make the page too heavy", async () => {
+    const run = await fakeRun({ iterations: 40, sampleEvery: 2, evaluationEvery: 0 })
+    const grids = (await new RunReader(run.dir).read()).grids
+    const all = await framesOf(grids, new ImageCache())
+    expect(all.map((f) => f.iteration)).toEqual(Array.from({ length: 20 }, (_, i) => 2 * (i + 1)))
+    // 20 frames of 2 images: room for about 5 of them
+    const perFrame = all[0]?.images.reduce((n, [, image]) => n + image.bytes, 0) as number
+    const few = await framesOf(grids, new ImageCache(), 60, 5.5 * perFrame)
+    expect(few.length).toBe(5)
+    expect([few[0]?.iteration, few.at(-1)?.iteration]).toEqual([2, 40])
   })
 
   it("averages very long curves in buckets and says so", async () => {

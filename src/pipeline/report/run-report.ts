@@ -4,6 +4,7 @@
  * directory only, so it can be rebuilt at any time (`report <run-dir>`) and
  * rewritten while the run goes on.
  */
+import { stat } from "node:fs/promises"
 import { isAbsolute, resolve } from "node:path"
 import sharp from "sharp"
 import { type Chart, heatmap, lineChart, type Series } from "./charts.js"
@@ -157,10 +158,33 @@ export const thinFrames = (iterations: ReadonlyArray<number>, max = MAX_FRAMES):
   return iterations.filter((it) => picked.has(it))
 }
 
-export const framesOf = async (grids: ReadonlyArray<Grid>, images: ImageCache): Promise<Array<Frame>> => {
+/**
+ * Grid bytes a report inlines at most (base64 adds a third): the official MNIST run's 144-chain
+ * grids are ~120 KB each, so its 60 grid iterations are shown as about 25.
+ */
+export const MAX_IMAGE_BYTES = 6 * 2 ** 20
+
+const sizeOf = (file: string): Promise<number> =>
+  stat(file).then(
+    (s) => s.size,
+    () => 0,
+  )
+
+/** The frames shown: at most `maxFrames`, fewer when their images would pass `maxBytes`; evenly spaced, the newest kept. */
+export const framesOf = async (
+  grids: ReadonlyArray<Grid>,
+  images: ImageCache,
+  maxFrames = MAX_FRAMES,
+  maxBytes = MAX_IMAGE_BYTES,
+): Promise<Array<Frame>> => {
   const byIteration = new Map<number, Array<Grid>>()
   for (const g of grids) byIteration.set(g.iteration, [...(byIteration.get(g.iteration) ?? []), g])
-  const kept = thinFrames([...byIteration.keys()].sort((a, b) => a - b))
+  const all = [...byIteration.keys()].sort((a, b) => a - b)
+  let kept = thinFrames(all, maxFrames)
+  const bytes = (
+    await Promise.all(kept.flatMap((it) => (byIteration.get(it) ?? []).map((g) => sizeOf(g.file))))
+  ).reduce((a, b) => a + b, 0)
+  if (bytes > maxBytes) kept = thinFrames(all, Math.max(2, Math.floor((kept.length * maxBytes) / bytes)))
   return Promise.all(
     kept.map(async (iteration) => {
       const gs = [...(byIteration.get(iteration) ?? [])].sort(
