@@ -4,10 +4,12 @@
  * iterations and the config fields in which they differ. Built from the run
  * directories' files alone, like report.html.
  */
+
+import type { IterationLine } from "../run-dir/metrics.js"
 import { type Chart, lineChart, type Series } from "./charts.js"
 import { chartGrid, escapeHtml, figure, page } from "./html.js"
 import { ImageCache } from "./inline-images.js"
-import { evaluationFigures, type IterationLine, medianIterationMs } from "./metrics.js"
+import { evaluationFigures, medianIterationMs } from "./metrics.js"
 import { RunReader, type RunSnapshot } from "./run-dir.js"
 import { labelsOf } from "./run-labels.js"
 import { figureTitle, framesOf, num, seconds } from "./run-report.js"

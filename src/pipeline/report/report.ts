@@ -4,11 +4,11 @@
  * comparison report of several runs. Both are written atomically.
  */
 import { join } from "node:path"
+import { writeFileAtomic } from "../run-dir/atomic-file.js"
 import { buildComparisonReport } from "./comparison-report.js"
 import { ImageCache } from "./inline-images.js"
 import { RunReader } from "./run-dir.js"
 import { buildRunReport } from "./run-report.js"
-import { writeFileAtomic } from "./write-atomic.js"
 
 export const REPORT_FILE = "report.html"
 

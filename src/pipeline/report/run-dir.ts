@@ -14,8 +14,10 @@
  * worker thread, outside any Effect runtime.
  */
 import { open, readdir, readFile, stat } from "node:fs/promises"
+import * as nodePath from "node:path"
 import { basename, join } from "node:path"
-import { emptyMetrics, type Metrics, parseMetrics } from "./metrics.js"
+import { MANIFEST_FILE, runFiles } from "../run-dir/layout.js"
+import { emptyMetrics, type Metrics, parseMetrics } from "../run-dir/metrics.js"
 
 export interface Grid {
   readonly iteration: number
@@ -73,21 +75,30 @@ const readJson = async (
 const listDir = async (dir: string): Promise<Array<string>> => readdir(dir).catch(() => [] as Array<string>)
 
 export const listGrids = async (dir: string): Promise<Array<Grid>> =>
-  (await listDir(join(dir, "samples")))
+  (await listDir(runFiles(dir, nodePath).samples))
     .flatMap((name) => {
       const m = GRID.exec(name)
-      return m ? [{ kind: m[1] as string, iteration: Number(m[2]), file: join(dir, "samples", name) }] : []
+      return m
+        ? [
+            {
+              kind: m[1] as string,
+              iteration: Number(m[2]),
+              file: join(runFiles(dir, nodePath).samples, name),
+            },
+          ]
+        : []
     })
     .sort((a, b) => a.iteration - b.iteration || a.kind.localeCompare(b.kind))
 
 const listCheckpoints = async (dir: string): Promise<Array<Checkpoint>> => {
-  const names = (await listDir(join(dir, "checkpoints"))).filter((n) => CHECKPOINT.test(n))
+  const files = runFiles(dir, nodePath)
+  const names = (await listDir(files.checkpoints)).filter((n) => CHECKPOINT.test(n))
   const read = await Promise.all(
     names.map(async (name): Promise<Checkpoint> => {
       if (name.startsWith("iter-")) return { name, iteration: Number(name.slice(5)) }
       // final/: the iteration is in its checkpoint.json (read only the head: the manifest can be long)
       try {
-        const handle = await open(join(dir, "checkpoints", name, "checkpoint.json"))
+        const handle = await open(join(files.checkpoint(name), MANIFEST_FILE))
         try {
           const { buffer, bytesRead } = await handle.read(Buffer.alloc(4096), 0, 4096, 0)
           const m = /"iteration"\s*:\s*(\d+)/.exec(buffer.subarray(0, bytesRead).toString("utf8"))
@@ -113,7 +124,7 @@ export class RunReader {
   constructor(readonly dir: string) {}
 
   private async readMetrics(problems: Array<string>): Promise<Date | null> {
-    const file = join(this.dir, "metrics.jsonl")
+    const file = runFiles(this.dir, nodePath).metrics
     let info: Awaited<ReturnType<typeof stat>>
     try {
       info = await stat(file)
@@ -147,12 +158,12 @@ export class RunReader {
   async read(): Promise<RunSnapshot> {
     const problems: Array<string> = []
     const [config, run, metricsWritten, grids, checkpoints, eventFiles] = await Promise.all([
-      readJson(join(this.dir, "config.json"), problems, true),
-      readJson(join(this.dir, "run.json"), problems, true),
+      readJson(runFiles(this.dir, nodePath).config, problems, true),
+      readJson(runFiles(this.dir, nodePath).record, problems, true),
       this.readMetrics(problems),
       listGrids(this.dir),
       listCheckpoints(this.dir),
-      listDir(join(this.dir, "tensorboard")).then((names) =>
+      listDir(runFiles(this.dir, nodePath).tensorboard).then((names) =>
         names.filter((n) => n.includes("tfevents")).sort(),
       ),
     ])

@@ -7,16 +7,11 @@
 import { stat } from "node:fs/promises"
 import { isAbsolute, resolve } from "node:path"
 import sharp from "sharp"
+import type { EvaluationLine, IterationLine } from "../run-dir/metrics.js"
 import { type Chart, heatmap, lineChart, type Series } from "./charts.js"
 import { chartGrid, escapeHtml, type Frame, factsTable, page, scrubber } from "./html.js"
 import { dataUri, type ImageCache, type InlineImage, imageSize } from "./inline-images.js"
-import {
-  type EvaluationLine,
-  evaluationFigures,
-  evaluationHistograms,
-  type IterationLine,
-  medianIterationMs,
-} from "./metrics.js"
+import { evaluationFigures, evaluationHistograms, medianIterationMs } from "./metrics.js"
 import type { Grid, RunReader, RunSnapshot } from "./run-dir.js"
 
 export const ENERGY_COLORS = { observed: "#1f77b4", drafted: "#ff7f0e", revised: "#2ca02c" }

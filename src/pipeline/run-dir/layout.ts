@@ -13,6 +13,10 @@
 import { Effect, FileSystem, type Path } from "effect"
 import { OutputError } from "../errors.js"
 
+/** A checkpoint directory's two files (./checkpoint.ts writes and reads them). */
+export const MANIFEST_FILE = "checkpoint.json"
+export const WEIGHTS_FILE = "weights.bin"
+
 export const checkpointName = (iteration: number): string => `iter-${String(iteration).padStart(6, "0")}`
 
 const CHECKPOINT_NAME = /^iter-(\d{6,})$/
@@ -41,7 +45,8 @@ export interface RunFiles {
   readonly tensorboard: string
 }
 
-export const runFiles = (dir: string, path: Path.Path): RunFiles => ({
+/** `path`: effect's Path service, or node:path where no Effect runtime runs (the report's worker). */
+export const runFiles = (dir: string, path: Pick<Path.Path, "join">): RunFiles => ({
   dir,
   config: path.join(dir, "config.json"),
   record: path.join(dir, "run.json"),

@@ -9,9 +9,9 @@
 import { Effect, FileSystem, Path } from "effect"
 import { decodeSpec, decodeStoredSpec, type PipelineSpec } from "../config/spec.js"
 import { CheckpointError, ConfigError, OutputError } from "../errors.js"
-import { type LoadedCheckpoint, MANIFEST_FILE, readCheckpoint } from "./checkpoint.js"
-import { LEFTOVER, numberedCheckpoints, runFiles } from "./layout.js"
-import { parseMetrics } from "./metrics.js"
+import { type LoadedCheckpoint, readCheckpoint } from "./checkpoint.js"
+import { LEFTOVER, MANIFEST_FILE, numberedCheckpoints, runFiles } from "./layout.js"
+import { metricsRecords } from "./metrics.js"
 import { type WriteJob, writeAtomic } from "./writer.js"
 
 export interface ResumePoint {
@@ -127,8 +127,8 @@ export const rewindRunDir = (
     yield* removeLeftovers(path.join(point.runDir, "tensorboard"))
     const metrics = runFiles(point.runDir, path).metrics
     const text = yield* fs.readFileString(metrics).pipe(Effect.orElseSucceed(() => ""))
-    const kept = parseMetrics(text)
-      .filter((line) => line.iteration <= point.iteration)
+    const kept = metricsRecords(text)
+      .records.filter((line) => typeof line?.iteration === "number" && line.iteration <= point.iteration)
       .map((line) => `${JSON.stringify(line)}\n`)
       .join("")
     if (kept !== text) yield* writeAtomic(metrics, new TextEncoder().encode(kept))

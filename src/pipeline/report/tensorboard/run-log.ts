@@ -11,10 +11,10 @@
 import { readFile } from "node:fs/promises"
 import { hostname } from "node:os"
 import { join } from "node:path"
+import { writeFileAtomic } from "../../run-dir/atomic-file.js"
+import type { EvaluationLine, IterationLine } from "../../run-dir/metrics.js"
 import { imageSize } from "../inline-images.js"
-import type { EvaluationLine, IterationLine } from "../metrics.js"
 import { RunReader } from "../run-dir.js"
-import { writeFileAtomic } from "../write-atomic.js"
 import {
   eventFileName,
   fileVersionRecord,

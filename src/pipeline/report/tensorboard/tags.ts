@@ -2,12 +2,8 @@
  * The TensorBoard tags of a run: the quantities of metrics.jsonl, grouped by
  * the part before the slash (TensorBoard draws one section per group).
  */
-import {
-  type EvaluationLine,
-  evaluationFigures,
-  evaluationHistograms,
-  type IterationLine,
-} from "../metrics.js"
+import type { EvaluationLine, IterationLine } from "../../run-dir/metrics.js"
+import { evaluationFigures, evaluationHistograms } from "../metrics.js"
 
 /** Scalars of one iteration line; null where the run has no such quantity (e.g. no descriptor). */
 export const iterationScalars = (line: IterationLine): Record<string, number | null> => ({
