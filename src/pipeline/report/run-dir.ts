@@ -156,17 +156,21 @@ export class RunReader {
   }
 
   async read(): Promise<RunSnapshot> {
-    const problems: Array<string> = []
+    // one list per source, joined in a fixed order (the reads finish in any order)
+    const configProblems: Array<string> = []
+    const runProblems: Array<string> = []
+    const metricsProblems: Array<string> = []
     const [config, run, metricsWritten, grids, checkpoints, eventFiles] = await Promise.all([
-      readJson(runFiles(this.dir, nodePath).config, problems, true),
-      readJson(runFiles(this.dir, nodePath).record, problems, true),
-      this.readMetrics(problems),
+      readJson(runFiles(this.dir, nodePath).config, configProblems, true),
+      readJson(runFiles(this.dir, nodePath).record, runProblems, true),
+      this.readMetrics(metricsProblems),
       listGrids(this.dir),
       listCheckpoints(this.dir),
       listDir(runFiles(this.dir, nodePath).tensorboard).then((names) =>
         names.filter((n) => n.includes("tfevents")).sort(),
       ),
     ])
+    const problems = [...configProblems, ...runProblems, ...metricsProblems]
     if (this.metrics.malformed > 0)
       problems.push(
         `${this.metrics.malformed} line(s) of metrics.jsonl are not JSON objects and were skipped`,
