@@ -43,7 +43,14 @@ export const PipelineSpec = Schema.Struct({
     "run name; the run directory defaults to runs/<name>",
   ),
   seed: field(
-    NonNegativeInt,
+    // random keys are 32-bit (models/random.ts rootKey): a larger seed would alias a smaller one
+    Schema.Number.check(
+      Schema.makeFilter((n: number) => Number.isInteger(n), { expected: "a whole number" }, true),
+      Schema.isBetween(
+        { minimum: 0, maximum: 2 ** 32 - 1 },
+        { expected: `a seed from 0 to ${2 ** 32 - 1} (random keys are 32-bit: a larger seed would repeat a smaller one)` },
+      ),
+    ),
     1,
     "every random draw derives from it: same seed, same backend → identical checkpoints",
   ),
