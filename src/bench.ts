@@ -25,7 +25,7 @@ import { mnist } from "./models/nets.js"
 import type { BackendName } from "./pipeline/backend/select.js"
 import { intFlag } from "./pipeline/commands/flags.js"
 import { specDefaults as defaults, type PipelineSpec } from "./pipeline/config/spec.js"
-import { type IterationLine, parseMetrics } from "./pipeline/run-dir/metrics.js"
+import { type IterationLine, isIterationLine, parseMetrics } from "./pipeline/run-dir/metrics.js"
 import { train } from "./pipeline/training/train.js"
 
 const STAGES = ["draft", "revise", "updateDescriptor", "teach"] as const
@@ -42,7 +42,7 @@ const median = (xs: ReadonlyArray<number>): number => {
 type MetricsLine = IterationLine
 
 const readMetrics = (dir: string): ReadonlyArray<MetricsLine> =>
-  parseMetrics(readFileSync(join(dir, "metrics.jsonl"), "utf8")).filter((l): l is IterationLine => "ms" in l)
+  parseMetrics(readFileSync(join(dir, "metrics.jsonl"), "utf8")).filter(isIterationLine)
 
 type StageName = (typeof STAGES)[number]
 /** One timed iteration: ms per stage and in all. */

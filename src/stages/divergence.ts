@@ -21,6 +21,23 @@ const HINTS: Readonly<Record<string, string>> = {
   draft: "lower optimizer.generator.learningRate",
 }
 
+/**
+ * The setting each stage's divergence is remedied by first (the first of its
+ * hints): what recovery from divergence lowers (src/pipeline/training/recovery.ts).
+ */
+export const REMEDIES = {
+  revise: "langevin.stepSize",
+  updateDescriptor: "optimizer.descriptor.learningRate",
+  teach: "optimizer.generator.learningRate",
+  draft: "optimizer.generator.learningRate",
+} as const satisfies Readonly<Record<string, string>>
+
+export type Remedy = (typeof REMEDIES)[keyof typeof REMEDIES]
+
+/** The setting to lower when `stage` diverged, if there is one. */
+export const remedyFor = (stage: string): Remedy | undefined =>
+  Object.hasOwn(REMEDIES, stage) ? REMEDIES[stage as keyof typeof REMEDIES] : undefined
+
 export const guardFinite = (
   stage: string,
   iteration: number,

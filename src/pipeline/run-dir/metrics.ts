@@ -1,9 +1,12 @@
 /**
- * metrics.jsonl: one JSON line per iteration, and one more after every
- * periodic evaluation. Its writer (the training loop) and its readers
- * (resume, compare, reports, sweeps) share these types.
+ * metrics.jsonl: one JSON line per iteration, one more after every periodic
+ * evaluation, and one for every recovery from divergence (where the run went
+ * back to: the iteration lines after it are those of the iterations run
+ * again). Its writer (the training loop) and its readers (resume, compare,
+ * reports, sweeps) share these types.
  */
 import { Effect, FileSystem } from "effect"
+import type { RecoveryEntry } from "../config/recovery-spec.js"
 import { OutputError } from "../errors.js"
 import { appendJob, type WriteJob } from "./writer.js"
 
@@ -35,9 +38,19 @@ export interface EvaluationLine {
   }
 }
 
-export type MetricsLine = IterationLine | EvaluationLine
+/** A recovery from divergence (training/recovery.ts), written after the line of the iteration it went back to. */
+export interface RecoveryLine {
+  /** iterations completed in the state the run went back to (= recovery.backTo) */
+  readonly iteration: number
+  readonly recovery: RecoveryEntry
+}
+
+export type MetricsLine = IterationLine | EvaluationLine | RecoveryLine
 
 export const isEvaluationLine = (line: MetricsLine): line is EvaluationLine => "evaluation" in line
+export const isRecoveryLine = (line: MetricsLine): line is RecoveryLine => "recovery" in line
+export const isIterationLine = (line: MetricsLine): line is IterationLine =>
+  !isEvaluationLine(line) && !isRecoveryLine(line)
 
 /** A line appended to metrics.jsonl. */
 export const metricsJob = (file: string, line: MetricsLine): WriteJob =>
@@ -57,9 +70,10 @@ export const parseMetrics = (text: string): ReadonlyArray<MetricsLine> =>
 export interface Metrics {
   readonly iterations: ReadonlyArray<IterationLine>
   readonly evaluations: ReadonlyArray<EvaluationLine>
+  readonly recoveries: ReadonlyArray<RecoveryLine>
 }
 
-/** Reads a run's metrics.jsonl, split into iteration and evaluation lines. */
+/** Reads a run's metrics.jsonl, split into iteration, evaluation and recovery lines. */
 export const readMetrics = (file: string): Effect.Effect<Metrics, OutputError, FileSystem.FileSystem> =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
@@ -68,7 +82,8 @@ export const readMetrics = (file: string): Effect.Effect<Metrics, OutputError, F
       .pipe(Effect.mapError((e) => new OutputError({ message: `Cannot read ${file}: ${e.message}` })))
     const lines = parseMetrics(text)
     return {
-      iterations: lines.filter((l): l is IterationLine => !isEvaluationLine(l)),
+      iterations: lines.filter(isIterationLine),
       evaluations: lines.filter(isEvaluationLine),
+      recoveries: lines.filter(isRecoveryLine),
     }
   })
