@@ -140,7 +140,7 @@ const cases: ReadonlyArray<Case> = [
     one("training.iterations: Expected a value greater than 0, got 0"),
   ),
   fileCase("a fractional chain count", { training: { chains: 2.5 } }, () =>
-    one("training.chains: Expected an integer, got 2.5"),
+    one("training.chains: Expected a whole number, got 2.5"),
   ),
   fileCase(
     "a batch larger than the dataset",
@@ -362,14 +362,14 @@ const cases: ReadonlyArray<Case> = [
     name: "--resume of a finished run",
     args: () => ["--resume", dirs.done as string],
     error: () =>
-      `Cannot resume ${dirs.done}: the run is complete (4 of 4 iterations, checkpoints/final). To train longer, start a new run.`,
+      `Cannot resume ${dirs.done}: the run is complete (4 of 4 iterations, checkpoints/final). To train longer, extend it: node dist/run.js --resume ${dirs.done} --iterations N (N > 4).`,
     code: 2,
     keeps: () => dirs.done as string,
   },
   {
     name: "sample with --n 0",
     args: () => ["sample", dirs.done as string, "--n", "0"],
-    error: () => '--n must be an integer ≥ 1, got "0".',
+    error: () => '--n must be a whole number from 1 to 9007199254740991, got "0".',
     code: 2,
     keeps: () => dirs.done as string,
   },

@@ -7,10 +7,8 @@
  */
 import { Schema } from "effect"
 import { foldIn, rootKey } from "../../models/random.js"
-import { REMEDIES, type Remedy } from "../../stages/divergence.js"
+import { REMEDY_SETTINGS, type Remedy } from "../../stages/divergence.js"
 import { field, NonNegativeInt, Positive, PositiveInt, section } from "../../stages/options.js"
-
-const remedies = [...new Set(Object.values(REMEDIES))] as Array<Remedy>
 
 /** One recovery: where the run diverged, where it went back to, what it lowered. */
 export const RecoveryEntry = Schema.Struct({
@@ -21,7 +19,7 @@ export const RecoveryEntry = Schema.Struct({
   value: Schema.String.annotate({
     description: "its value (as text: NaN and Infinity are not JSON numbers)",
   }),
-  field: Schema.Literals(remedies).annotate({ description: "the setting lowered" }),
+  field: Schema.Literals(REMEDY_SETTINGS).annotate({ description: "the setting lowered" }),
   from: Positive,
   to: Positive,
 })
@@ -39,7 +37,7 @@ export const RecoverySection = section(
         Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMinimum: true, exclusiveMaximum: true }),
       ),
       0.5,
-      "each recovery multiplies that setting by this (revise: langevin.stepSize; updateDescriptor: optimizer.descriptor.learningRate; teach and draft: optimizer.generator.learningRate)",
+      "each recovery multiplies one setting by this: the one the divergence points at (exploding revised samples: langevin.stepSize; updateDescriptor: optimizer.descriptor.learningRate; teach and draft: optimizer.generator.learningRate), the stage's next one when a recovery did not get past the same iteration",
     ),
     snapshotEvery: field(
       PositiveInt,

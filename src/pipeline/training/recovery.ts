@@ -14,7 +14,7 @@
  */
 import { Effect, Ref } from "effect"
 import { type Snapshot as State, unpack } from "../../models/checkpoint.js"
-import { DivergenceError, remedyFor } from "../../stages/divergence.js"
+import { DivergenceError, remediesFor } from "../../stages/divergence.js"
 import { Models, type ModelsShape } from "../../stages/models.js"
 import { type RecoveryEntry, remedyValue } from "../config/recovery-spec.js"
 import { afterRecovery, type PipelineSpec } from "../config/spec.js"
@@ -52,17 +52,29 @@ export const snapshotDue = (spec: PipelineSpec, done: number): boolean =>
   done % spec.recovery.snapshotEvery === 0 ||
   (spec.output.checkpointEvery > 0 && done % spec.output.checkpointEvery === 0)
 
-/** What recovering from `e` back to `backTo` changes, or undefined when the stage has no setting to lower. */
+/**
+ * What recovering from `e` back to `backTo` changes, or undefined when nothing
+ * can be lowered. The setting is the first the divergence points at; when the
+ * recoveries just before did not get past this iteration (they went back to
+ * the same state and it diverged again no later), the next one in turn.
+ */
 export const recoveryFor = (
   spec: PipelineSpec,
   e: DivergenceError,
   backTo: number,
 ): RecoveryEntry | undefined => {
-  const field = remedyFor(e.stage)
-  if (field === undefined) return undefined
+  const remedies = remediesFor(e.stage, e.quantity)
+  if (remedies.length === 0) return undefined
+  const diverged = e.iteration + 1
+  let stuck = 0
+  for (const r of [...spec.recovery.recovered].reverse()) {
+    if (r.backTo !== backTo || r.diverged < diverged) break
+    stuck++
+  }
+  const field = remedies[stuck % remedies.length] as RecoveryEntry["field"]
   const from = remedyValue(spec, field)
   return {
-    diverged: e.iteration + 1,
+    diverged,
     backTo,
     stage: e.stage,
     quantity: e.quantity,
