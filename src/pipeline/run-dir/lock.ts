@@ -122,6 +122,9 @@ const unreadable = (dir: string, file: string) =>
     message: `Run directory ${dir} holds a lock file ${file} that cannot be read, so another process may be writing into it. If none is, remove ${file} and run again.`,
   })
 
+/** Numbers this process's attempts at taking locks (their private file names). */
+let taking = 0
+
 /** The directories `mkdir -p dir` would create, outermost first. */
 const missingAncestors = (fs: FileSystem.FileSystem, path: Path.Path, dir: string) =>
   Effect.gen(function* () {
@@ -165,7 +168,7 @@ export const acquireRunLock = (
     }
     const text = `${JSON.stringify(holder)}\n`
     // not a LEFTOVER name (layout.ts): a resume tidying the directory must not remove it under a process taking the lock
-    const mine = `${file}.taking-${process.pid}`
+    const mine = `${file}.taking-${process.pid}-${++taking}`
     yield* fs.writeFileString(mine, text).pipe(Effect.mapError(cannot))
     const release = Effect.gen(function* () {
       const now = yield* fs.readFileString(file).pipe(Effect.orElseSucceed(() => ""))
@@ -174,7 +177,7 @@ export const acquireRunLock = (
       for (const d of [...created].reverse()) {
         const entries = yield* fs.readDirectory(d)
         if (entries.length > 0) break
-        yield* fs.remove(d)
+        yield* fs.remove(d, { recursive: true })
       }
     }).pipe(Effect.ignore)
     const taken = yield* Effect.gen(function* () {
@@ -193,7 +196,7 @@ export const acquireRunLock = (
         const lock: RunLock = { ...other, file, state: yield* stateOf(fs, other) }
         if (lock.state !== "stale") return yield* inUse(dir, lock)
         // take the stale lock out of the way under a private name; only one process's rename succeeds
-        const moved = `${file}.stale-${process.pid}`
+        const moved = `${file}.stale-${process.pid}-${taking}`
         const renamed = yield* fs.rename(file, moved).pipe(
           Effect.as(true),
           Effect.orElseSucceed(() => false),
