@@ -62,7 +62,7 @@ const withTotal = (spec: PipelineSpec, iterations: number): PipelineSpec => ({
  * and config.json does not yet (a kill between writing the two) are replayed
  * onto config.json.
  */
-const reconcile = (
+export const reconcile = (
   config: PipelineSpec,
   stored: PipelineSpec,
   iterations: number,
