@@ -6,6 +6,7 @@ import { Effect, Option, Path } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { loadPipeline } from "../config/pipeline-file.js"
 import { UsageError } from "../errors.js"
+import { refuseIfInUse } from "../run-dir/lock.js"
 import { findResumePoint } from "../run-dir/resume.js"
 import { describeRecovery } from "../training/recovery.js"
 import { signalExitCode } from "../training/stop.js"
@@ -149,6 +150,8 @@ export const runTraining = (o: Extract<TrainInvocation, { kind: "train" }>) =>
 
 export const runResume = (o: Extract<TrainInvocation, { kind: "resume" }>) =>
   Effect.gen(function* () {
+    // a run still writing is refused as such, not for what its half-written state looks like
+    yield* refuseIfInUse(o.runDir)
     const point = yield* findResumePoint(o.runDir, { iterations: o.iterations })
     const result = yield* train(point.spec, {
       source: `${o.runDir}/config.json`,

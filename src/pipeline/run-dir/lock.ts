@@ -9,6 +9,7 @@
  *
  *   acquireRunLock(dir)  scoped: take the lock (refused when held), released with the scope
  *   readRunLock(dir)     who holds it, and whether that process still runs ("live" | "stale" | "elsewhere")
+ *   refuseIfInUse(dir)   fails as acquireRunLock would, taking nothing (a check before slower work)
  *
  * The lock file appears whole: it is written under a private name and then
  * hard-linked into place, which fails if a lock is already there (link is
@@ -116,6 +117,16 @@ const inUse = (dir: string, lock: RunLock) =>
         ? `Run directory ${dir} is in use by process ${lock.pid} on host ${lock.host} (\`${lock.command}\`, since ${lock.since}); this machine cannot check whether it still runs. Wait for it to finish, or write elsewhere with --out DIR; if that process is gone, remove ${lock.file} and run again.`
         : `Run directory ${dir} is in use by process ${lock.pid} on this host (\`${lock.command}\`, since ${lock.since}). Wait for it to finish or stop it (\`kill ${lock.pid}\`: it writes a checkpoint and exits; then \`node dist/run.js --resume ${dir}\` continues), or write elsewhere with --out DIR.`,
   })
+
+/** Fails with the message acquireRunLock would give when another process holds the lock of `dir`; takes nothing. */
+export const refuseIfInUse = (
+  dir: string,
+): Effect.Effect<void, RunInUseError, FileSystem.FileSystem | Path.Path> =>
+  Effect.flatMap(readRunLock(dir), (lock) =>
+    lock === undefined || lock.state === "stale" || (lock.pid === process.pid && lock.host === hostname())
+      ? Effect.void
+      : Effect.fail(inUse(dir, lock)),
+  )
 
 const unreadable = (dir: string, file: string) =>
   new RunInUseError({
