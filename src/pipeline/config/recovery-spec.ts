@@ -30,14 +30,14 @@ export const RecoverySection = section(
     retries: field(
       NonNegativeInt,
       0,
-      "recoveries from divergence a run may make: go back to the newest good state, lower the setting the guard names and continue with fresh noise (0: off, a divergence stops the run)",
+      "recoveries from divergence a run may make (0: off): back to the newest snapshot, the setting the divergence points at lowered, on with fresh noise",
     ),
     factor: field(
       Schema.Finite.check(
         Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMinimum: true, exclusiveMaximum: true }),
       ),
       0.5,
-      "each recovery multiplies one setting by this: the one the divergence points at (exploding revised samples: langevin.stepSize; updateDescriptor: optimizer.descriptor.learningRate; teach and draft: optimizer.generator.learningRate), the stage's next one when a recovery did not get past the same iteration",
+      "each recovery multiplies that setting by this (exploding revised samples: langevin.stepSize; else the learning rate of the stage's net)",
     ),
     snapshotEvery: field(
       PositiveInt,
