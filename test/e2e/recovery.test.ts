@@ -61,7 +61,8 @@ describe("recovery from divergence", () => {
     const recoveries = lines.filter((l) => "recovery" in l)
     expect(recoveries.length).toBeGreaterThanOrEqual(1)
     expect(recoveries[0]).toMatchObject({ iteration: backTo, recovery: entry })
-    expect(Math.abs(Number((recoveries[0]?.recovery as { value: string }).value))).toBeGreaterThan(1e12)
+    const first = recoveries[0]?.recovery as { value: string } | undefined
+    expect(Math.abs(Number(first?.value))).toBeGreaterThan(1e12)
     // every iteration once, in order; each recovery line right after the iteration it went back to
     const order = lines.map((l) => ("recovery" in l ? `r${l.iteration}` : l.iteration))
     expect(order.filter((o) => typeof o === "number")).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))

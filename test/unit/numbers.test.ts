@@ -3,6 +3,7 @@
  * cannot hold exactly refused where they are given (pipeline file, --set,
  * command-line flags) with a message that says why.
  */
+import { NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { parseArgs } from "../../src/pipeline/commands/cli.js"
@@ -18,7 +19,10 @@ const problem = (overrides: ReadonlyArray<string>) =>
 
 const usage = (argv: ReadonlyArray<string>) =>
   Effect.runPromise(
-    parseArgs(argv).pipe(Effect.match({ onFailure: (e) => e.message, onSuccess: (i) => i.kind })),
+    parseArgs(argv).pipe(
+      Effect.match({ onFailure: (e) => e.message, onSuccess: (i) => i.kind }),
+      Effect.provide(NodeServices.layer),
+    ),
   )
 
 describe("durations", () => {
