@@ -158,8 +158,13 @@ const newestCheckpoint = (checkpoints: string) =>
       names.includes("final") && (yield* complete("final"))
         ? yield* fs.readFileString(manifest("final")).pipe(
             Effect.map((t) => {
-              const n = (JSON.parse(t) as { iteration?: unknown }).iteration
-              return typeof n === "number" ? n : Number.POSITIVE_INFINITY
+              try {
+                const n = (JSON.parse(t) as { iteration?: unknown }).iteration
+                return typeof n === "number" ? n : Number.POSITIVE_INFINITY
+              } catch {
+                // unreadable: it is chosen, and readCheckpoint says what is wrong with it
+                return Number.POSITIVE_INFINITY
+              }
             }),
             Effect.orElseSucceed(() => Number.POSITIVE_INFINITY),
           )
@@ -271,7 +276,12 @@ export const extendRunDir = (
       const file = path.join(files.checkpoints, name, MANIFEST_FILE)
       const text = yield* fs.readFileString(file).pipe(Effect.orElseSucceed(() => undefined))
       if (text === undefined) continue
-      const manifest = JSON.parse(text) as { spec?: { training?: { iterations?: number } } }
+      let manifest: { spec?: { training?: { iterations?: number } } }
+      try {
+        manifest = JSON.parse(text)
+      } catch {
+        continue // not a checkpoint this run can resume from anyway (readCheckpoint says why when it is the newest)
+      }
       const training = manifest.spec?.training
       if (training === undefined || training.iterations === total) continue
       const changed = {
