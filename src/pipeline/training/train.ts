@@ -164,11 +164,12 @@ const trainOn = (
       if (point.checkpoint) yield* restoreModels(point.checkpoint, models, true)
       // only once the checkpoint is known to fit: a refused resume leaves the directory untouched
       yield* rewindRunDir(point)
-      const total = point.checkpoint?.manifest.spec.training.iterations
-      if (point.checkpoint !== undefined && total !== initial.training.iterations) {
+      if (point.checkpoint !== undefined) {
+        // every checkpoint's spec gets this total; a finished run's final checkpoint becomes iter-NNNNNN
+        const extending = point.checkpoint.dir === files.checkpoint("final")
         const moved = yield* extendRunDir(point)
         if (moved !== undefined) yield* Ref.set(last, { dir: moved, iteration: start })
-        if (start === total) {
+        if (extending) {
           extendedFrom = start
           yield* writer.submit(
             updateRecordJob(files.record, (r) => ({
