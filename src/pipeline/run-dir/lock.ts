@@ -18,6 +18,7 @@
 import { hostname } from "node:os"
 import { Effect, FileSystem, Path, type Scope } from "effect"
 import { OutputError, RunInUseError } from "../errors.js"
+import { errorCode } from "./writer.js"
 
 export const LOCK_FILE = "run.lock"
 
@@ -165,10 +166,12 @@ export const acquireRunLock = (
     const path = yield* Path.Path
     const file = path.join(dir, LOCK_FILE)
     const created = yield* missingAncestors(fs, path, dir)
-    const cannot = (e: { readonly message: string }) =>
-      new OutputError({
-        message: `Cannot take the lock of run directory ${dir} (${file}): ${e.message}. Check that the directory can be created and written.`,
+    const cannot = (e: { readonly message: string }) => {
+      const code = errorCode(e)
+      return new OutputError({
+        message: `Cannot take the lock of run directory ${dir} (${file}): ${e.message}${code === undefined || e.message.includes(code) ? "" : ` (${code})`}. Check that the directory can be created and written, and that its disk has room.`,
       })
+    }
     yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(cannot))
     const holder: RunLockHolder = {
       pid: process.pid,
