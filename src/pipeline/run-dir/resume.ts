@@ -3,8 +3,11 @@
  * clean-up that makes the directory look exactly as it did when that
  * checkpoint was written (metrics past it dropped, half-written temporaries of
  * a killed writer removed). The data order and every noise draw of iteration
- * i are keyed by (seed, i), so the iteration count is the whole "RNG and
- * data-order position": nothing else needs saving.
+ * i are keyed by (seed, i) — and by the count of recoveries from divergence,
+ * which the spec records — so the iteration count is the whole "RNG and
+ * data-order position": nothing else needs saving. Also here: lengthening a
+ * finished run (`--resume DIR --iterations N`, extendRunDir), and pruning old
+ * checkpoints.
  */
 import { Effect, FileSystem, Path } from "effect"
 import { afterRecovery, decodeSpec, decodeStoredSpec, type PipelineSpec } from "../config/spec.js"
