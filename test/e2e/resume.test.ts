@@ -202,7 +202,7 @@ describe("--resume", () => {
       JSON.parse(readFileSync(join(dir, "checkpoints", "final", "checkpoint.json"), "utf8")).iteration,
     ).toBe(30)
     expect(cli("--resume", dir).stderr).toBe(
-      `error: Cannot resume ${dir}: the run is complete (30 of 30 iterations, checkpoints/final). To train longer, start a new run.\n`,
+      `error: Cannot resume ${dir}: the run is complete (30 of 30 iterations, checkpoints/final). To train longer, extend it: node dist/run.js --resume ${dir} --iterations N (N > 30).\n`,
     )
   }, 120_000)
 })

@@ -12,10 +12,13 @@ export const intFlag = (name: string, min: number, description: string) =>
     Flag.withMetavar("N"),
     Flag.mapEffect((raw) => {
       const n = Number(raw)
-      return Number.isInteger(n) && n >= min
+      // safe: beyond 2^53 − 1 a number no longer counts exactly (and "1e300" is an integer to JavaScript)
+      return Number.isSafeInteger(n) && n >= min
         ? Effect.succeed(n)
         : Effect.fail(
-            new CliError.ValidationError({ message: `--${name} must be an integer ≥ ${min}, got "${raw}".` }),
+            new CliError.ValidationError({
+              message: `--${name} must be a whole number from ${min} to ${Number.MAX_SAFE_INTEGER}, got "${raw}".`,
+            }),
           )
     }),
   )

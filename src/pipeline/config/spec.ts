@@ -14,6 +14,7 @@ import type { ConfigError } from "../errors.js"
 import { DataSpec } from "./data-spec.js"
 import { EvaluationSpec } from "./evaluation-spec.js"
 import { decodeLayered } from "./layered-json.js"
+import { type RecoveryEntry, RecoverySection } from "./recovery-spec.js"
 
 const Probability = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMaximum: true }))
 /** Layer widths; how many depends on the architecture (checked by `checkArchitecture`). */
@@ -43,7 +44,16 @@ export const PipelineSpec = Schema.Struct({
     "run name; the run directory defaults to runs/<name>",
   ),
   seed: field(
-    NonNegativeInt,
+    // random keys are 32-bit (models/random.ts rootKey): a larger seed would alias a smaller one
+    Schema.Number.check(
+      Schema.makeFilter((n: number) => Number.isInteger(n), { expected: "a whole number" }, true),
+      Schema.isBetween(
+        { minimum: 0, maximum: 2 ** 32 - 1 },
+        {
+          expected: `a seed from 0 to ${2 ** 32 - 1} (random keys are 32-bit: a larger seed would repeat a smaller one)`,
+        },
+      ),
+    ),
     1,
     "every random draw derives from it: same seed, same backend → identical checkpoints",
   ),
@@ -128,10 +138,29 @@ export const PipelineSpec = Schema.Struct({
     },
     "bounded buffers between the stages and the writer",
   ),
+  recovery: RecoverySection,
   evaluation: Schema.optionalKey(EvaluationSpec),
 })
 
 export type PipelineSpec = typeof PipelineSpec.Type
+
+/** `spec` after the recovery `entry`: the setting it lowered at its new value, the entry recorded. */
+export const afterRecovery = (spec: PipelineSpec, entry: RecoveryEntry): PipelineSpec => {
+  const recovery = { ...spec.recovery, recovered: [...spec.recovery.recovered, entry] }
+  switch (entry.field) {
+    case "langevin.stepSize":
+      return { ...spec, recovery, langevin: { ...spec.langevin, stepSize: entry.to } }
+    case "optimizer.descriptor.learningRate":
+    case "optimizer.generator.learningRate": {
+      const net = entry.field === "optimizer.descriptor.learningRate" ? "descriptor" : "generator"
+      return {
+        ...spec,
+        recovery,
+        optimizer: { ...spec.optimizer, [net]: { ...spec.optimizer[net], learningRate: entry.to } },
+      }
+    }
+  }
+}
 
 /** Every field at its default: the official MNIST configuration, 550 iterations. */
 export const specDefaults: PipelineSpec = Schema.decodeUnknownSync(PipelineSpec)({})

@@ -12,17 +12,7 @@
  */
 import { MultiBar, type SingleBar } from "cli-progress"
 import type { Taught } from "../../stages/records.js"
-import { type Progress, progress } from "../training/progress.js"
-
-/** 42s, 3m05s, 2h07m, 3d04h: an ETA of days stays readable. */
-export const duration = (ms: number): string => {
-  if (!Number.isFinite(ms) || ms < 0) return "?"
-  const s = Math.round(ms / 1000)
-  if (s < 60) return `${s}s`
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`
-  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`
-  return `${Math.floor(s / 86400)}d${String(Math.floor((s % 86400) / 3600)).padStart(2, "0")}h`
-}
+import { duration, type Progress, progress } from "../training/progress.js"
 
 export const short = (v: number | null | undefined): string =>
   v === null || v === undefined

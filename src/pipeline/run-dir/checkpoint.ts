@@ -129,7 +129,7 @@ export const readCheckpoint = (
  * (resuming), its extra state and the exact Adam state too.
  */
 export const restoreModels = (
-  checkpoint: LoadedCheckpoint,
+  checkpoint: Pick<LoadedCheckpoint, "dir" | "values">,
   models: ModelsShape,
   withOptimizers: boolean,
 ): Effect.Effect<void, CheckpointError> =>

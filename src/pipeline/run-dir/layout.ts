@@ -9,8 +9,9 @@
  *   <run>/checkpoints/iter-NNNNNN/   periodic checkpoints; checkpoints/final/ the last
  *   <run>/report.html                the run at a glance, rewritten as it trains (../report/)
  *   <run>/tensorboard/               TensorBoard event files, one per training process (../report/tensorboard/)
+ *   <run>/run.lock                   while a process writes into the run: which one (lock.ts)
  */
-import { Effect, FileSystem, type Path } from "effect"
+import { Effect, FileSystem, Path } from "effect"
 import { OutputError } from "../errors.js"
 
 /** A checkpoint directory's two files (./checkpoint.ts writes and reads them). */
@@ -69,6 +70,8 @@ export interface ClaimOptions {
   readonly onForce: "replace" | "overwrite"
   /** how messages name the directory, e.g. "Run directory" */
   readonly what?: string
+  /** entries that neither make the directory "not empty" nor go with --force (the command's own lock file) */
+  readonly ignore?: ReadonlyArray<string>
 }
 
 /**
@@ -79,16 +82,22 @@ export interface ClaimOptions {
 export const claimOutputDir = (
   dir: string,
   o: ClaimOptions,
-): Effect.Effect<void, OutputError, FileSystem.FileSystem> =>
+): Effect.Effect<void, OutputError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
-    const entries = yield* fs.readDirectory(dir).pipe(Effect.orElseSucceed(() => [] as Array<string>))
+    const path = yield* Path.Path
+    const ignored = o.ignore ?? []
+    const entries = (yield* fs
+      .readDirectory(dir)
+      .pipe(Effect.orElseSucceed(() => [] as Array<string>))).filter((name) => !ignored.includes(name))
     if (entries.length > 0) {
       if (!o.force)
         return yield* new OutputError({
           message: `${o.what === undefined ? dir : `${o.what} ${dir}`} already exists and is not empty. Pass --out DIR to write elsewhere, or --force to replace ${o.onForce === "replace" ? "it" : "its files"}.`,
         })
-      if (o.onForce === "replace") yield* fs.remove(dir, { recursive: true })
+      if (o.onForce === "replace")
+        if (ignored.length === 0) yield* fs.remove(dir, { recursive: true })
+        else for (const name of entries) yield* fs.remove(path.join(dir, name), { recursive: true })
     }
   }).pipe(
     Effect.mapError((e) =>

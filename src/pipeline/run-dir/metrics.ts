@@ -1,10 +1,13 @@
 /**
  * metrics.jsonl: one JSON line per iteration, one more after every periodic
- * evaluation, and event lines (e.g. a recovery after divergence). Its writer
- * (the training loop) and its readers (resume, compare, the report, sweeps,
- * the benchmark) share these types and this parser.
+ * evaluation, one for every recovery from divergence (where the run went
+ * back to: the iteration lines after it are those of the iterations run
+ * again), and other event lines. Its writer (the training loop) and its
+ * readers (resume, compare, the report, sweeps, the benchmark) share these
+ * types and this parser.
  */
 import { Effect, FileSystem } from "effect"
+import type { RecoveryEntry } from "../config/recovery-spec.js"
 import { OutputError } from "../errors.js"
 import { appendJob, type WriteJob } from "./writer.js"
 
@@ -36,6 +39,13 @@ export interface EvaluationLine {
   }
 }
 
+/** A recovery from divergence (training/recovery.ts), written after the line of the iteration it went back to. */
+export interface RecoveryLine {
+  /** iterations completed in the state the run went back to (= recovery.backTo) */
+  readonly iteration: number
+  readonly recovery: RecoveryEntry
+}
+
 /** Any other line with an iteration: its first key names its kind (e.g. `recovery`). */
 export interface EventLine {
   readonly iteration: number | null
@@ -43,7 +53,7 @@ export interface EventLine {
   readonly fields: Readonly<Record<string, unknown>>
 }
 
-export type MetricsLine = IterationLine | EvaluationLine
+export type MetricsLine = IterationLine | EvaluationLine | RecoveryLine
 
 /** A line appended to metrics.jsonl. */
 export const metricsJob = (file: string, line: MetricsLine | Readonly<Record<string, unknown>>): WriteJob =>
@@ -53,14 +63,25 @@ export interface Metrics {
   readonly iterations: ReadonlyArray<IterationLine>
   readonly evaluations: ReadonlyArray<EvaluationLine>
   readonly events: ReadonlyArray<EventLine>
+  /** the recovery events, in order */
+  readonly recoveries: ReadonlyArray<RecoveryLine>
   /** lines that are not JSON objects */
   readonly malformed: number
 }
 
-export const emptyMetrics: Metrics = { iterations: [], evaluations: [], events: [], malformed: 0 }
+export const emptyMetrics: Metrics = {
+  iterations: [],
+  evaluations: [],
+  events: [],
+  recoveries: [],
+  malformed: 0,
+}
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v)
+
+/** Whether a parsed line is a recovery line (see RecoveryLine). */
+export const isRecoveryRecord = (line: Record<string, unknown>): boolean => isObject(line.recovery)
 
 /**
  * The complete lines of `text` (up to its last newline: a line a killed writer
@@ -99,6 +120,7 @@ export const parseMetrics = (
   const iterations = [...into.iterations]
   const evaluations = [...into.evaluations]
   const events = [...into.events]
+  const recoveries = [...into.recoveries]
   let malformed = into.malformed
   for (const value of records) {
     if (value === null) {
@@ -113,9 +135,10 @@ export const parseMetrics = (
     else {
       const { iteration: _, ...fields } = value
       events.push({ iteration, kind: Object.keys(fields)[0] ?? "event", fields })
+      if (iteration !== null && isRecoveryRecord(value)) recoveries.push(value as unknown as RecoveryLine)
     }
   }
-  return { metrics: { iterations, evaluations, events, malformed }, consumed }
+  return { metrics: { iterations, evaluations, events, recoveries, malformed }, consumed }
 }
 
 /** Reads a run's metrics.jsonl, its lines sorted into their kinds. */

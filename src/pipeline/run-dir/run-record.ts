@@ -1,11 +1,15 @@
 /**
  * run.json, the record of a run: where it came from, the backend and why,
- * versions, when it started; every `--resume` (when, from which iteration);
- * and how it ended (finished, stopped by a signal, diverged), written when it
- * ends. Rewritten atomically each time; the report shows it.
+ * versions, when it started; every `--resume` (when, from which iteration),
+ * every extension (`--resume --iterations N`) and every recovery from
+ * divergence; and how it ended (finished, stopped by a signal, diverged).
+ * The training process owns it: it keeps the record in memory and rewrites
+ * the file atomically, on the writer's queue, after every change. The report
+ * shows it.
  */
 import { Effect, FileSystem } from "effect"
 import type { BackendReport } from "../backend/select.js"
+import type { RecoveryEntry } from "../config/recovery-spec.js"
 import { fileJob, type WriteJob } from "./writer.js"
 
 export interface RunEnd {
@@ -25,6 +29,10 @@ export interface RunRecord {
   readonly started: string
   /** each `--resume`: when, from which iteration, on which backend */
   readonly resumed?: ReadonlyArray<{ readonly at: string; readonly from: number; readonly backend: string }>
+  /** every `--resume --iterations N` that lengthened a finished run */
+  readonly extended?: ReadonlyArray<{ readonly at: string; readonly from: number; readonly to: number }>
+  /** every recovery from divergence on the run's way, with when it happened */
+  readonly recoveries?: ReadonlyArray<RecoveryEntry & { readonly at: string }>
   readonly ended?: RunEnd
 }
 
@@ -68,6 +76,22 @@ export const resumedRecord = (
 export const endedRecord = (record: RunRecord, end: Omit<RunEnd, "at">): RunRecord => ({
   ...record,
   ended: { at: new Date().toISOString(), ...end },
+})
+
+/** The record with an extension from `from` to `to` iterations made now. */
+export const extendedRecord = (record: RunRecord, from: number, to: number): RunRecord => ({
+  ...record,
+  extended: [...(record.extended ?? []), { at: new Date().toISOString(), from, to }],
+})
+
+/** The record's recoveries as the resolved config lists them (`recovered`), each stamped with its time when new. */
+export const withRecoveries = (
+  record: RunRecord,
+  recovered: ReadonlyArray<RecoveryEntry>,
+  at: string,
+): RunRecord => ({
+  ...record,
+  recoveries: recovered.map((entry, i) => ({ ...entry, at: record.recoveries?.[i]?.at ?? at })),
 })
 
 export const recordJob = (file: string, record: RunRecord): WriteJob =>

@@ -19,6 +19,7 @@ import { type IterationLine, metricsJob } from "../run-dir/metrics.js"
 import { pruneJob } from "../run-dir/resume.js"
 import type { WriteJob, WriterShape } from "../run-dir/writer.js"
 import type { Progress } from "./progress.js"
+import { type Snapshots, snapshotDue } from "./recovery.js"
 
 /** An iteration whose stages have all run, with its wall time (from the end of the previous one). */
 export interface Finished {
@@ -131,7 +132,7 @@ export const writeGrids =
 /** The newest checkpoint written, for the divergence message. */
 export type LastCheckpoint = Ref.Ref<{ readonly dir: string; readonly iteration: number } | undefined>
 
-/** Writes `checkpoints/<name>` with everything trained so far, then prunes the oldest `iter-` ones. */
+/** Writes `checkpoints/<name>` with everything trained so far, then prunes the `iter-` ones it supersedes. */
 export const writeCheckpoint = (
   c: OutputContext,
   name: string,
@@ -142,7 +143,9 @@ export const writeCheckpoint = (
     const state = yield* captureState(c.models)
     yield* c.writer.submit(checkpointJob(c.files.checkpoint(name), c.spec, iteration, state))
     yield* Ref.set(last, { dir: c.files.checkpoint(name), iteration })
-    if (name !== "final") yield* c.writer.submit(pruneJob(c.files.checkpoints, c.spec.output.keepCheckpoints))
+    yield* c.writer.submit(
+      pruneJob(c.files.checkpoints, c.spec.output.keepCheckpoints, c.spec.output.checkpointEvery),
+    )
   })
 
 /** Every `output.checkpointEvery` iterations (but the last, which writes `final`): a checkpoint. */
@@ -154,6 +157,12 @@ export const checkpointEvery =
       ? writeCheckpoint(c, checkpointName(done(f)), done(f), last)
       : Effect.void
   }
+
+/** With recovery on: an in-memory copy of the trained state every `recovery.snapshotEvery` iterations and at checkpoints. */
+export const keepSnapshot =
+  (spec: PipelineSpec, snapshots: Snapshots) =>
+  (f: Finished): Effect.Effect<void, never, Models> =>
+    spec.recovery.retries > 0 && snapshotDue(spec, done(f)) ? snapshots.take(done(f)) : Effect.void
 
 /** The progress line (every `output.logEvery` iterations). */
 export const showProgress =
