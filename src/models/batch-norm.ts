@@ -18,21 +18,39 @@ export const BATCH_NORM_EPSILON = 1e-3
 
 const AXES = [0, 1, 2]
 
+/** The forward pass and what its gradient needs: the centred input and 1/√(var + ε) per channel. */
+export const batchNormParts = (
+  x: tf.Tensor,
+  beta: tf.Tensor,
+): { readonly value: tf.Tensor4D; readonly centred: tf.Tensor4D; readonly r: tf.Tensor1D } => {
+  const centred = tf.sub(x, tf.mean(x, AXES)) as tf.Tensor4D
+  const r = tf.rsqrt(tf.add(tf.mean(tf.square(centred), AXES), BATCH_NORM_EPSILON)) as tf.Tensor1D
+  return { value: tf.add(tf.mul(centred, r), beta) as tf.Tensor4D, centred, r }
+}
+
+/** ∂x and ∂β from ∂y and the parts the forward pass kept. */
+export const batchNormBackward = (
+  dy: tf.Tensor,
+  centred: tf.Tensor,
+  r: tf.Tensor,
+): { readonly dx: tf.Tensor4D; readonly dBeta: tf.Tensor1D } => {
+  const dBeta = tf.sum(dy, AXES) as tf.Tensor1D
+  const n = dy.size / (dy.shape[3] as number)
+  const meanDy = tf.div(dBeta, n)
+  const k = tf.mul(tf.square(r), tf.mean(tf.mul(dy, centred), AXES))
+  const dx = tf.mul(tf.sub(tf.sub(dy, meanDy), tf.mul(centred, k)), r) as tf.Tensor4D
+  return { dx, dBeta }
+}
+
 export const batchNorm = (x: tf.Tensor4D, beta: tf.Tensor): tf.Tensor4D =>
   tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, beta, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc]
-    const centred = tf.sub(x, tf.mean(x, AXES))
-    const r = tf.rsqrt(tf.add(tf.mean(tf.square(centred), AXES), BATCH_NORM_EPSILON))
+    const { value, centred, r } = batchNormParts(x, beta)
     save([centred, r])
     return {
-      value: tf.add(tf.mul(centred, r), beta),
+      value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xc, rs] = saved as [tf.Tensor, tf.Tensor]
-        const dBeta = tf.sum(dy, AXES)
-        const n = dy.size / (dy.shape[3] as number)
-        const meanDy = tf.div(dBeta, n)
-        const k = tf.mul(tf.square(rs), tf.mean(tf.mul(dy, xc), AXES))
-        const dx = tf.mul(tf.sub(tf.sub(dy, meanDy), tf.mul(xc, k)), rs)
+        const { dx, dBeta } = batchNormBackward(dy, saved[0] as tf.Tensor, saved[1] as tf.Tensor)
         return [dx, dBeta]
       },
     }

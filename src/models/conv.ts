@@ -253,3 +253,32 @@ export const conv2dTranspose = (
   }
   return tf.conv2dTranspose(x, w, [n, outSize[0], outSize[1], cout], stride, padding)
 }
+
+// ---- backward passes, for a forward pass computed earlier (src/models/backprop.ts) -------
+
+/**
+ * ∂w (and ∂x when `inputGrad`) of `conv2dTranspose(x, w, outSize, stride,
+ * padding)` given ∂output `dy`, by the same path and the same kernels as the
+ * gradients tfjs computes for it.
+ */
+export const conv2dTransposeBackward = (
+  x: tf.Tensor4D,
+  w: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  stride: number,
+  padding: Padding,
+  inputGrad: boolean,
+): { readonly dx?: tf.Tensor4D; readonly dw: tf.Tensor4D } => {
+  const [n, h, wd, cin] = x.shape
+  const [k, , cout] = w.shape
+  const [, oh, ow] = dy.shape
+  if (h === 1 && wd === 1 && padding === "valid" && oh === k && ow === k) {
+    // y = x·wᵀ with x [n, cin], w [k·k·cout, cin]
+    const dy2 = tf.reshape(dy, [n, k * k * cout])
+    const dw = tf.reshape(tf.matMul(dy2, tf.reshape(x, [n, cin]), true, false), w.shape) as tf.Tensor4D
+    if (!inputGrad) return { dw }
+    return { dw, dx: tf.reshape(tf.matMul(dy2, tf.reshape(w, [k * k * cout, cin])), x.shape) as tf.Tensor4D }
+  }
+  const dw = convFilterGrad(dy, x, w.shape, stride, padding)
+  return inputGrad ? { dw, dx: tf.conv2d(dy, w, stride, padding) } : { dw }
+}

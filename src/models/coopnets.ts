@@ -11,6 +11,7 @@
  * Every function here returns tensors its caller owns and disposes the rest.
  */
 import * as tf from "@tensorflow/tfjs-core"
+import { backward, disposeKept, forwardKeeping, type KeptForward } from "./backprop.js"
 import { forward, type NetSpec, type Params } from "./layers.js"
 import { foldIn, type Key, normalTensor } from "./random.js"
 
@@ -175,6 +176,43 @@ export const generatorStep = (
   const loss = value.dataSync()[0] as number
   value.dispose()
   const pixels = revised.size / (revised.shape[0] as number)
+  return { loss, reconstructionError: (loss * 2 * sigma * sigma) / pixels }
+}
+
+/**
+ * g(z) keeping what teaching needs to differentiate it without a second forward
+ * pass (`generatorStepFromDraft`); `output` is bit for bit `generate(generator, z)`.
+ */
+export const generateKeeping = (generator: Net, z: tf.Tensor): KeptForward =>
+  forwardKeeping(generator.spec, generator.params, z, generator.labels)
+
+export { disposeKept, type KeptForward }
+
+/**
+ * Teaching from the draft's kept forward pass: the same step as
+ * `generatorStep(generator, optimizer, z, revised, sigma)` for the z that
+ * drafted it, while the generator has not changed since. Does not consume `kept`.
+ * ∂L_G/∂g(z) = (g(z) − X̂)/(n·σ²).
+ */
+export const generatorStepFromDraft = (
+  generator: Net,
+  optimizer: tf.Optimizer,
+  kept: KeptForward,
+  revised: tf.Tensor4D,
+  sigma: number,
+): GeneratorStep => {
+  const g = kept.output
+  const n = g.shape[0]
+  const grads = tf.tidy(() =>
+    backward(generator.spec, generator.params, kept, tf.div(tf.sub(g, revised), n * sigma * sigma)),
+  )
+  optimizer.applyGradients(grads)
+  tf.dispose(grads)
+  const loss = tf.tidy(
+    () =>
+      tf.div(tf.sum(tf.mean(tf.square(tf.sub(revised, g)), 0)), 2 * sigma * sigma).dataSync()[0] as number,
+  )
+  const pixels = revised.size / n
   return { loss, reconstructionError: (loss * 2 * sigma * sigma) / pixels }
 }
 

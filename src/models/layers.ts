@@ -118,14 +118,14 @@ export const initParams = (spec: NetSpec, key: Key, scope: string): Params =>
     }),
   )
 
-const param = (params: Params, name: string): tf.Variable => {
+export const param = (params: Params, name: string): tf.Variable => {
   const p = params.get(name)
   if (p === undefined) throw new Error(`missing parameter ${name}`)
   return p
 }
 
 /** [n, h, w, c] ++ labels [n, classes] tiled to [n, h, w, classes] → [n, h, w, c + classes]. */
-const concatLabels = (
+export const concatLabels = (
   x: tf.Tensor4D,
   layer: ConcatLabelsLayer,
   labels: tf.Tensor | undefined,
