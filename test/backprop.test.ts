@@ -34,7 +34,7 @@ const generators: ReadonlyArray<readonly [string, NetSpec]> = [
 ]
 
 describe("the kept forward pass and its backward pass equal tfjs's", () => {
-  generators.forEach(([label, spec], index) =>
+  for (const [index, [label, spec]] of generators.entries())
     it(label, () => {
       const params = initParams(spec, rootKey(100 + index), `bp${index}`)
       // larger weights than the official init, so that every layer's gradient is well above rounding
@@ -70,8 +70,7 @@ describe("the kept forward pass and its backward pass equal tfjs's", () => {
         ...Object.values(theirs.grads),
       ])
       tf.dispose([...params.values()])
-    }),
-  )
+    })
 
   it("teaching from the draft takes the same optimiser step as teaching with a second forward pass", () => {
     const spec = mnist.generator(small)
