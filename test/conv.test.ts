@@ -17,6 +17,7 @@ import { BATCH_NORM_EPSILON, batchNorm } from "../src/models/batch-norm.js"
 import { conv2d, conv2dTranspose, subPixelConvTranspose } from "../src/models/conv.js"
 import type { Padding } from "../src/models/layers.js"
 import { normalTensor, rootKey } from "../src/models/random.js"
+import { registerNativeKernels } from "../src/pipeline/backend/native-kernels.js"
 import { useTestBackend } from "./support.js"
 
 beforeAll(async () => {
@@ -202,14 +203,32 @@ describe("batch norm with its written-out gradient", () => {
     }))
 })
 
-describe("ReLU with its own gradient", () => {
-  it("equals tf.relu in value and gradient", () =>
+describe("ReLU and leaky ReLU with their own gradient kernels", () => {
+  const stock = {
+    relu: (a: tf.Tensor) => tf.relu(a),
+    leakyRelu: (a: tf.Tensor) => tf.leakyRelu(a, LEAKY_SLOPE),
+  }
+  const check = () =>
     tf.tidy(() => {
-      const x = randn(50, [2, 5, 5, 3])
+      // exact zeros in x: the gradient there is that of tfjs (0 for ReLU, α for leaky ReLU)
+      const x = tf.mul(tf.round(tf.mul(randn(50, [2, 5, 5, 3]), 2)), 0.5) as tf.Tensor4D
       const dy = randn(51, [2, 5, 5, 3])
-      expect(relativeError(activate(x, "relu"), tf.relu(x))).toBe(0)
-      const ours = tf.grad((a: tf.Tensor) => activate(a as tf.Tensor4D, "relu"))(x, dy)
-      const stock = tf.grad((a: tf.Tensor) => tf.relu(a))(x, dy)
-      expect(relativeError(ours, stock)).toBe(0)
-    }))
+      for (const a of ["relu", "leakyRelu"] as const) {
+        expect(relativeError(activate(x, a), stock[a](x))).toBe(0)
+        const ours = tf.grad((t: tf.Tensor) => activate(t as tf.Tensor4D, a))(x, dy)
+        expect(relativeError(ours, tf.grad(stock[a])(x, dy))).toBe(0)
+      }
+    })
+  it("equal tfjs's in value and gradient (compositions of ops)", check)
+  it("and with the native TensorFlow ops where that backend is loaded", async () => {
+    if (!registerNativeKernels()) return // wasm/cpu test runs: the composition above is what they use
+    check()
+    const x = randn(52, [2, 5, 5, 3])
+    const profile = await tf.profile(() =>
+      tf.grad((t: tf.Tensor) => activate(t as tf.Tensor4D, "leakyRelu"))(x),
+    )
+    // one native op, not the composition's greater/mul/select
+    expect(profile.kernels.map((k) => k.name)).not.toContain("Select")
+    tf.dispose([x, ...(profile.result as tf.Tensor[])].filter((t) => t instanceof tf.Tensor))
+  })
 })
