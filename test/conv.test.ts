@@ -15,7 +15,8 @@ import { beforeAll, describe, expect, it } from "vitest"
 import { activate, LEAKY_SLOPE } from "../src/models/activations.js"
 import { BATCH_NORM_EPSILON, batchNorm } from "../src/models/batch-norm.js"
 import { conv2d, conv2dTranspose, subPixelConvTranspose } from "../src/models/conv.js"
-import type { Padding } from "../src/models/layers.js"
+import { forward, forwardSum, initParams, type NetSpec, type Padding } from "../src/models/layers.js"
+import { mnist, mnistConditional, object64, texture } from "../src/models/nets.js"
 import { normalTensor, rootKey } from "../src/models/random.js"
 import { registerNativeKernels } from "../src/pipeline/backend/native-kernels.js"
 import { useTestBackend } from "./support.js"
@@ -231,4 +232,61 @@ describe("ReLU and leaky ReLU with their own gradient kernels", () => {
     expect(profile.kernels.map((k) => k.name)).not.toContain("Select")
     tf.dispose([x, profile.result as tf.Tensor])
   })
+})
+
+describe("forwardSum: the score with the last linear layer's units summed first", () => {
+  const small = { descriptorChannels: [4, 5, 6], descriptorUnits: 7, zDim: 3, generatorChannels: [4, 4, 4] }
+  const spatialLinear: NetSpec = {
+    inputShape: [9, 9, 2],
+    layers: [
+      {
+        kind: "conv",
+        name: "c1",
+        kernel: 3,
+        stride: 2,
+        padding: "same",
+        filters: 4,
+        activation: "leakyRelu",
+        initStd: 0.3,
+      },
+      {
+        kind: "conv",
+        name: "c2",
+        kernel: 3,
+        stride: 1,
+        padding: "same",
+        filters: 5,
+        activation: "none",
+        initStd: 0.3,
+      },
+    ],
+  }
+  const cases: ReadonlyArray<readonly [string, NetSpec]> = [
+    ["MNIST descriptor (fc as a matrix-vector product)", mnist.descriptor(small)],
+    ["conditional MNIST descriptor (labels)", mnistConditional.descriptor(small)],
+    ["object64 descriptor", object64.descriptor(small, [16, 16, 3])],
+    ["texture descriptor (ReLU last: summed as it is)", texture.descriptor(small, [20, 20, 1])],
+    ["a linear last layer with a spatial output (bias at every position)", spatialLinear],
+  ]
+  for (const [index, [label, spec]] of cases.entries())
+    it(label, () => {
+      const params = initParams(spec, rootKey(60 + index), `fs${index}`)
+      tf.tidy(() => {
+        for (const v of params.values()) v.assign(tf.add(v, tf.mul(randn(7 + v.size, v.shape), 0.2)))
+        const x = randn(70 + index, [3, ...spec.inputShape])
+        const labels = tf.oneHot(tf.tensor1d([2, 4, 9], "int32"), 10).toFloat()
+        const stock = (a: tf.Tensor) => tf.sum(forward(spec, params, a, labels), [1, 2, 3])
+        const ours = (a: tf.Tensor) => forwardSum(spec, params, a, labels)
+        expect(relativeError(ours(x), stock(x))).toBeLessThan(TOLERANCE)
+        expect(
+          relativeError(tf.grad((a) => tf.sum(ours(a)))(x), tf.grad((a) => tf.sum(stock(a)))(x)),
+        ).toBeLessThan(TOLERANCE)
+        const vars = [...params.values()]
+        const a = tf.variableGrads(() => tf.sum(ours(x)), vars).grads
+        const b = tf.variableGrads(() => tf.sum(stock(x)), vars).grads
+        for (const name of Object.keys(b))
+          expect(relativeError(a[name] as tf.Tensor, b[name] as tf.Tensor), name).toBeLessThan(TOLERANCE)
+      })
+      tf.dispose([...params.values()])
+    })
 })

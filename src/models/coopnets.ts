@@ -12,7 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { backward, disposeKept, forwardKeeping, type KeptForward } from "./backprop.js"
-import { forward, type NetSpec, type Params } from "./layers.js"
+import { forward, forwardSum, type NetSpec, type Params } from "./layers.js"
 import { foldIn, type Key, normalTensor } from "./random.js"
 
 export interface Net {
@@ -43,7 +43,7 @@ const sumPerExample = (x: tf.Tensor): tf.Tensor1D =>
 
 /** f(X): one score per example, the sum of all descriptor outputs. */
 export const score = (descriptor: Net, x: tf.Tensor): tf.Tensor1D =>
-  sumPerExample(forward(descriptor.spec, descriptor.params, x, descriptor.labels))
+  forwardSum(descriptor.spec, descriptor.params, x, descriptor.labels)
 
 /** E(X) = ‖X‖²/(2s²) − f(X), one per example. */
 export const energy = (descriptor: Net, x: tf.Tensor, refSigma: number): tf.Tensor1D =>

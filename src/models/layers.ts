@@ -162,6 +162,27 @@ export const forward = (spec: NetSpec, params: Params, x: tf.Tensor, labels?: tf
     tf.reshape(x, [x.shape[0] as number, ...spec.inputShape]) as unknown as tf.Tensor4D,
   )
 
+/**
+ * The sum of the net's outputs per example, `Σ forward(...)` over positions and
+ * channels (the descriptor's score f(X)). A last convolution without activation
+ * is linear, so the sum over its output channels is one convolution with the
+ * filters and biases summed: Σ_u (W_u·h + b_u) = (Σ_u W_u)·h + Σ_u b_u. For the
+ * descriptors' fully connected last layer that is a matrix-vector product
+ * instead of a matrix product with `units` columns, in every Langevin step.
+ */
+export const forwardSum = (spec: NetSpec, params: Params, x: tf.Tensor, labels?: tf.Tensor): tf.Tensor1D => {
+  const last = spec.layers.at(-1)
+  const input = tf.reshape(x, [x.shape[0] as number, ...spec.inputShape]) as unknown as tf.Tensor4D
+  if (last === undefined || last.kind !== "conv" || last.activation !== "none")
+    return tf.sum(forward(spec, params, x, labels), [1, 2, 3])
+  const h = spec.layers.slice(0, -1).reduce((a, layer) => applyLayer(params, a, layer, labels), input)
+  const w = tf.sum(param(params, `${last.name}/w`), 3, true) as tf.Tensor4D
+  const y = conv2d(h, w, last.stride, last.padding)
+  const [, oh, ow] = y.shape
+  // every output position adds every unit's bias
+  return tf.add(tf.sum(y, [1, 2, 3]), tf.mul(tf.sum(param(params, `${last.name}/b`)), oh * ow))
+}
+
 /** Output shape of one example (computed by a dry run on a zero batch of one). */
 export const outputShape = (spec: NetSpec, params: Params): ReadonlyArray<number> =>
   tf.tidy(() => forward(spec, params, tf.zeros([1, ...spec.inputShape])).shape.slice(1))
