@@ -129,11 +129,25 @@ export const descriptorStep = (
 ): DescriptorStep => {
   let fObs: tf.Scalar | undefined
   let fRev: tf.Scalar | undefined
+  const nObs = observed.shape[0]
+  const labels = descriptor.labels
+  // one pass over both batches (larger kernels, one weight gradient per layer); conditional
+  // nets read each chain's label, the label of the observed image with the same index
+  const together = labels === undefined || (labels.shape[0] === nObs && labels.shape[0] === revised.shape[0])
+  const both = together ? tf.concat([observed, revised], 0) : undefined
+  const bothLabels = labels === undefined || !together ? undefined : tf.concat([labels, labels], 0)
   const { value, grads } = tf.variableGrads(() => {
-    fObs = tf.keep(tf.mean(score(descriptor, observed)))
-    fRev = tf.keep(tf.mean(score(descriptor, revised)))
+    if (both !== undefined) {
+      const f = score(withLabels(descriptor, bothLabels), both)
+      fObs = tf.keep(tf.mean(tf.slice(f, 0, nObs)))
+      fRev = tf.keep(tf.mean(tf.slice(f, nObs)))
+    } else {
+      fObs = tf.keep(tf.mean(score(descriptor, observed)))
+      fRev = tf.keep(tf.mean(score(descriptor, revised)))
+    }
     return tf.sub(fRev, fObs)
   }, [...descriptor.params.values()])
+  tf.dispose([both, bothLabels].filter((t) => t !== undefined))
   optimizer.applyGradients(grads)
   tf.dispose(grads)
   const read = (t: tf.Tensor | undefined): number => {
