@@ -74,8 +74,9 @@ export const disposeKept = (kept: KeptForward): void => {
 }
 
 /**
- * Gradients of every parameter, keyed by variable name (as `tf.variableGrads`
- * gives them), from ∂loss/∂output. The caller owns them.
+ * Gradients of every parameter, keyed by variable name and in the order of
+ * `params` (as `tf.variableGrads` gives them), from ∂loss/∂output. The caller
+ * owns them.
  */
 export const backward = (
   spec: NetSpec,
@@ -113,5 +114,10 @@ export const backward = (
       grads[w.name] = dw
       if (dx !== undefined) d = dx
     }
-    return grads
+    // in the order of the parameters, as tf.variableGrads gives them: tfjs's optimisers pair
+    // gradients with their slots by position
+    const ordered: tf.NamedTensorMap = {}
+    for (const v of params.values())
+      if (grads[v.name] !== undefined) ordered[v.name] = grads[v.name] as tf.Tensor
+    return ordered
   })
