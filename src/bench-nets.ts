@@ -9,9 +9,8 @@ import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import sharp from "sharp"
 import { type IterationShape, iterationMacs } from "./models/flops.js"
-import { architectures } from "./models/nets.js"
-import { imageShapeOfData } from "./pipeline/data-spec.js"
-import type { PipelineSpec } from "./pipeline/spec.js"
+import { netSpecsOf } from "./pipeline/config/shapes.js"
+import type { PipelineSpec } from "./pipeline/config/spec.js"
 
 export interface BenchNet {
   readonly name: string
@@ -39,8 +38,8 @@ const writeNoiseImages = async (dir: string, count: number, side: number): Promi
   }
 }
 
-const quiet = (iterations: number): Pick<PipelineSpec, "output"> => ({
-  output: { sampleEvery: iterations + 1, checkpointEvery: 0, logEvery: iterations + 1, keepCheckpoints: 1 },
+const quiet = (base: PipelineSpec, iterations: number): Pick<PipelineSpec, "output"> => ({
+  output: { ...base.output, sampleEvery: iterations + 1, checkpointEvery: 0, logEvery: iterations + 1 },
 })
 
 export const BENCH_NETS: ReadonlyArray<BenchNet> = [
@@ -125,17 +124,20 @@ export const benchSpec = (
   iterations: number,
 ): PipelineSpec => {
   const spec = net.spec(base, root, scratch)
-  return { ...spec, training: { ...spec.training, iterations: iterations + 1 }, ...quiet(iterations + 1) }
+  return {
+    ...spec,
+    training: { ...spec.training, iterations: iterations + 1 },
+    ...quiet(spec, iterations + 1),
+  }
 }
 
 /** Multiply-accumulates per stage of one iteration of the net's pipeline. */
 export const benchMacs = (spec: PipelineSpec): ReturnType<typeof iterationMacs> => {
-  const arch = architectures[spec.model.arch]
-  const image = imageShapeOfData(spec.data)
+  const { descriptor, generator } = netSpecsOf(spec)
   const shape: IterationShape = {
     batchSize: spec.training.batchSize,
     chains: spec.training.chains,
     langevinSteps: spec.langevin.steps,
   }
-  return iterationMacs(arch.descriptor(spec.model, image), arch.generator(spec.model, image), shape)
+  return iterationMacs(descriptor, generator, shape)
 }

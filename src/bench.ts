@@ -21,25 +21,21 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { NodeServices } from "@effect/platform-node"
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import * as tf from "@tensorflow/tfjs-core"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
+import { Command, Flag } from "effect/cli"
 import { BENCH_NETS, type BenchNet, benchMacs, benchSpec } from "./bench-nets.js"
-import type { BackendName } from "./pipeline/backend.js"
-import { defaults, type PipelineSpec } from "./pipeline/spec.js"
-import { train } from "./pipeline/train.js"
+import type { BackendName } from "./pipeline/backend/select.js"
+import { intFlag } from "./pipeline/commands/flags.js"
+import { specDefaults as defaults, type PipelineSpec } from "./pipeline/config/spec.js"
+import { type IterationLine, parseMetrics } from "./pipeline/run-dir/metrics.js"
+import { train } from "./pipeline/training/train.js"
 
 const STAGES = ["draft", "revise", "updateDescriptor", "teach"] as const
 const ALL_BACKENDS: ReadonlyArray<BackendName> = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"]
 const NATIVE = new Set<BackendName>(["tensorflow-gpu", "tensorflow"])
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
-
-const flag = (name: string): string | undefined => {
-  const i = process.argv.indexOf(name)
-  return i >= 0 ? process.argv[i + 1] : undefined
-}
-const intFlag = (name: string): number | undefined =>
-  flag(name) === undefined ? undefined : Number(flag(name))
 
 const median = (xs: ReadonlyArray<number>): number => {
   const s = [...xs].sort((a, b) => a - b)
@@ -47,16 +43,10 @@ const median = (xs: ReadonlyArray<number>): number => {
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
 }
 
-interface MetricsLine {
-  readonly ms: Readonly<Record<string, number>>
-  readonly memory: { readonly tensors: number; readonly rssMb: number }
-}
+type MetricsLine = IterationLine
 
 const readMetrics = (dir: string): ReadonlyArray<MetricsLine> =>
-  readFileSync(join(dir, "metrics.jsonl"), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as MetricsLine)
+  parseMetrics(readFileSync(join(dir, "metrics.jsonl"), "utf8")).filter((l): l is IterationLine => "ms" in l)
 
 type StageName = (typeof STAGES)[number]
 /** One timed iteration: ms per stage and in all. */
@@ -297,20 +287,30 @@ interface NetRecord {
 const cell = (v: string) => v.padStart(10)
 const STAGE_LABELS = ["draft", "revise", "D-update", "teach"]
 
-const main = async (): Promise<void> => {
-  const workerBackend = flag("--worker") as BackendName | undefined
-  const soak = intFlag("--soak") ?? 1000
-  if (workerBackend) {
-    const net = netNamed(flag("--net") ?? "mnist")
-    return worker(workerBackend, net, intFlag("--iterations") ?? net.iterations, soak)
+interface BenchOptions {
+  readonly worker: BackendName | undefined
+  readonly net: string
+  /** timed iterations per round; undefined: each net's own */
+  readonly iterations: number | undefined
+  readonly soak: number
+  readonly jsIterations: number
+  readonly rounds: number
+  readonly threads: number
+  readonly nets: ReadonlyArray<string>
+  readonly backends: ReadonlyArray<BackendName>
+  readonly pytorch: boolean
+}
+
+const main = async (o: BenchOptions): Promise<void> => {
+  const { soak, jsIterations, rounds, threads } = o
+  if (o.worker) {
+    const net = netNamed(o.net)
+    return worker(o.worker, net, o.iterations ?? net.iterations, soak)
   }
-  const jsIterations = intFlag("--js-iterations") ?? 1
-  const rounds = intFlag("--rounds") ?? 3
-  const threads = intFlag("--threads") ?? cpus().length
-  const nets = (flag("--nets")?.split(",") ?? BENCH_NETS.map((n) => n.name)).map(netNamed)
-  const wanted = (flag("--backends")?.split(",") as Array<BackendName> | undefined) ?? ALL_BACKENDS
+  const nets = o.nets.map(netNamed)
+  const wanted = o.backends
   const nativeWanted = wanted.filter((b) => NATIVE.has(b))
-  const missing = process.argv.includes("--no-pytorch") ? "skipped (--no-pytorch)" : pytorchMissing()
+  const missing = o.pytorch ? pytorchMissing() : "skipped (--no-pytorch)"
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`)
   const load = [loadavg()[0] as number]
   const records: NetRecord[] = nets.map((net) => ({
@@ -326,7 +326,7 @@ const main = async (): Promise<void> => {
   for (let r = 0; r < rounds; r++) {
     for (const rec of records) {
       const { net } = rec
-      const n = intFlag("--iterations") ?? net.iterations
+      const n = o.iterations ?? net.iterations
       // pure-JS backends: MNIST only, in the first round
       const here = net.name === "mnist" ? wanted.filter((b) => NATIVE.has(b) || r === 0) : nativeWanted
       for (const backend of here) {
@@ -387,7 +387,7 @@ const main = async (): Promise<void> => {
       rec.torch.samples.length > 0
         ? summarise(`pytorch ${rec.torch.version}`, rec.torch.samples, [], null)
         : undefined
-    const n = intFlag("--iterations") ?? net.iterations
+    const n = o.iterations ?? net.iterations
     rows.push(
       "",
       `== ${net.name}: ${net.title}; ${n} iterations per round${net.name === "mnist" ? ` (pure-JS backends: ${jsIterations}, one round)` : ""}`,
@@ -495,7 +495,69 @@ const main = async (): Promise<void> => {
   process.stdout.write(`${JSON.stringify(summary)}\n`)
 }
 
-main().catch((e) => {
-  process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`)
-  process.exitCode = 1
-})
+const bench = Command.make(
+  "node dist/bench.js",
+  {
+    iterations: intFlag("iterations", 1, "timed iterations per round (default: each net's own)").pipe(
+      Flag.optional,
+    ),
+    rounds: intFlag("rounds", 1, "interleaved rounds (each: every net natively, then in PyTorch)").pipe(
+      Flag.withDefault(3),
+    ),
+    nets: Flag.String("nets").pipe(
+      Flag.withDescription(`comma-separated, of ${BENCH_NETS.map((n) => n.name).join(", ")}`),
+      Flag.withDefault(BENCH_NETS.map((n) => n.name).join(",")),
+    ),
+    jsIterations: intFlag("js-iterations", 1, "timed iterations on the pure-JS backends (MNIST)").pipe(
+      Flag.withDefault(1),
+    ),
+    soak: intFlag("soak", 0, "iterations of the memory soak on a narrow net (0: none)").pipe(
+      Flag.withDefault(1000),
+    ),
+    threads: intFlag("threads", 1, "threads of the PyTorch reference").pipe(Flag.withDefault(cpus().length)),
+    backends: Flag.String("backends").pipe(
+      Flag.withDescription(`comma-separated, of ${ALL_BACKENDS.join(", ")} (pure-JS ones: MNIST only)`),
+      Flag.withDefault(ALL_BACKENDS.join(",")),
+    ),
+    pytorch: Flag.Boolean("pytorch").pipe(
+      Flag.withDescription("run the PyTorch reference (--no-pytorch: skip it)"),
+      Flag.withDefault(true),
+    ),
+    worker: Flag.String("worker").pipe(Flag.withHidden, Flag.optional),
+    net: Flag.String("net").pipe(Flag.withHidden, Flag.withDefault("mnist")),
+  },
+  (a) => {
+    const unknown = a.nets.split(",").filter((n) => !BENCH_NETS.some((net) => net.name === n))
+    if (unknown.length > 0)
+      return Effect.sync(() => {
+        process.stderr.write(
+          `error: --nets: no net ${unknown.map((n) => `"${n}"`).join(", ")}; the nets are ${BENCH_NETS.map((n) => n.name).join(", ")}.\n`,
+        )
+        process.exitCode = 2
+      })
+    return Effect.promise(() =>
+      main({
+        ...a,
+        iterations: Option.getOrUndefined(a.iterations),
+        worker: Option.getOrUndefined(a.worker) as BackendName | undefined,
+        nets: a.nets.split(","),
+        backends: a.backends.split(",") as Array<BackendName>,
+      }),
+    )
+  },
+).pipe(
+  Command.withDescription(
+    "Speed of every net per stage on the native backend beside PyTorch and the CPU's peak; MNIST on every backend, with the I/O ratio and a memory soak.",
+  ),
+)
+
+Command.run(bench, { version: "0.1.0" }).pipe(
+  Effect.catch((e) =>
+    Effect.sync(() => {
+      process.stderr.write(`error: ${e.message}\n`)
+      process.exitCode = 2
+    }),
+  ),
+  Effect.provide(NodeServices.layer),
+  NodeRuntime.runMain,
+)

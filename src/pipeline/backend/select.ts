@@ -16,6 +16,7 @@ import { createRequire } from "node:module"
 import path from "node:path"
 import * as tf from "@tensorflow/tfjs-core"
 import { registerFallbackKernels } from "./kernels.js"
+import { registerNativeKernels } from "./native-kernels.js"
 
 export type BackendName = "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu"
 export type BackendChoice = "auto" | BackendName
@@ -198,6 +199,7 @@ export async function selectBackend(choice: BackendChoice): Promise<BackendRepor
     attempts.push({ name, ok: failure === undefined, reason: failure ?? "ok" })
     if (failure === undefined) {
       if (name === "cpu" || name === "wasm") registerFallbackKernels()
+      else registerNativeKernels(PACKAGES[name])
       tf.enableProdMode()
       return { name, attempts }
     }

@@ -6,12 +6,12 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { beforeAll, describe, expect, it } from "vitest"
-import { backward, disposeKept, forwardKeeping } from "../src/models/backprop.js"
-import { generate, generatorStep, generatorStepFromDraft, type Net } from "../src/models/coopnets.js"
-import { forward, initParams, type NetSpec } from "../src/models/layers.js"
-import { cifar32, mnist, mnistConditional, object64, texture } from "../src/models/nets.js"
-import { normalTensor, rootKey } from "../src/models/random.js"
-import { bytesOf, useTestBackend } from "./support.js"
+import { backward, disposeKept, forwardKeeping } from "../../src/models/backprop.js"
+import { generate, generatorStep, generatorStepFromDraft, type Net } from "../../src/models/coopnets.js"
+import { forward, initParams, type NetSpec } from "../../src/models/layers.js"
+import { cifar32, mnist, mnistConditional, object64, texture } from "../../src/models/nets.js"
+import { normalTensor, rootKey } from "../../src/models/random.js"
+import { bytesOf, useTestBackend } from "../support.js"
 
 beforeAll(async () => {
   await useTestBackend()

@@ -12,14 +12,14 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { beforeAll, describe, expect, it } from "vitest"
-import { activate, LEAKY_SLOPE } from "../src/models/activations.js"
-import { BATCH_NORM_EPSILON, batchNorm } from "../src/models/batch-norm.js"
-import { conv2d, conv2dTranspose, subPixelConvTranspose } from "../src/models/conv.js"
-import { forward, forwardSum, initParams, type NetSpec, type Padding } from "../src/models/layers.js"
-import { mnist, mnistConditional, object64, texture } from "../src/models/nets.js"
-import { normalTensor, rootKey } from "../src/models/random.js"
-import { registerNativeKernels } from "../src/pipeline/backend/native-kernels.js"
-import { useTestBackend } from "./support.js"
+import { activate, LEAKY_SLOPE } from "../../src/models/activations.js"
+import { BATCH_NORM_EPSILON, batchNorm } from "../../src/models/batch-norm.js"
+import { conv2d, conv2dTranspose, subPixelConvTranspose } from "../../src/models/conv.js"
+import { forward, forwardSum, initParams, type NetSpec, type Padding } from "../../src/models/layers.js"
+import { mnist, mnistConditional, object64, texture } from "../../src/models/nets.js"
+import { normalTensor, rootKey } from "../../src/models/random.js"
+import { registerNativeKernels } from "../../src/pipeline/backend/native-kernels.js"
+import { useTestBackend } from "../support.js"
 
 beforeAll(async () => {
   await useTestBackend()

@@ -8,11 +8,11 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { beforeAll, describe, expect, it } from "vitest"
-import { descriptorStep, type Net, score, withLabels } from "../src/models/coopnets.js"
-import { initParams } from "../src/models/layers.js"
-import { mnist, mnistConditional } from "../src/models/nets.js"
-import { normalTensor, rootKey } from "../src/models/random.js"
-import { useTestBackend } from "./support.js"
+import { descriptorStep, type Net, score, withLabels } from "../../src/models/coopnets.js"
+import { initParams } from "../../src/models/layers.js"
+import { mnist, mnistConditional } from "../../src/models/nets.js"
+import { normalTensor, rootKey } from "../../src/models/random.js"
+import { useTestBackend } from "../support.js"
 
 beforeAll(async () => {
   await useTestBackend()
