@@ -81,13 +81,14 @@ export const langevinRevise = (
   const half = (o.stepSize * o.stepSize) / 2
   const shrink = 1 - half / (o.refSigma * o.refSigma)
   const scoreAndGrad = tf.valueAndGrad((x: tf.Tensor) => tf.sum(score(descriptor, x)))
-  const squaredNorm = tf.tidy(() => tf.sum(tf.square(x0)).dataSync()[0] as number)
-  let startScore = Number.NaN
+  // the start's energy is read off the first gradient evaluation and read back after the loop:
+  // no host read inside it
+  let startScore: tf.Scalar | undefined
   let x = x0
   for (let t = 0; t < o.steps; t++) {
     const next = tf.tidy(() => {
       const { value, grad } = scoreAndGrad(x)
-      if (t === 0) startScore = value.dataSync()[0] as number
+      if (t === 0) startScore = tf.keep(value as tf.Scalar)
       // X − (δ²/2)(X/s² − ∂f/∂X) = X·(1 − δ²/(2s²)) + (δ²/2)·∂f/∂X
       const drift = tf.add(tf.mul(x, shrink), tf.mul(grad, half))
       const moved = (
@@ -104,8 +105,12 @@ export const langevinRevise = (
     if (x !== x0) x.dispose()
     x = next
   }
-  if (o.steps === 0) startScore = tf.tidy(() => tf.sum(score(descriptor, x0)).dataSync()[0] as number)
-  const startEnergy = (squaredNorm / (2 * o.refSigma * o.refSigma) - startScore) / n
+  const [squaredNorm, f] = tf.tidy(() => [
+    tf.sum(tf.square(x0)).dataSync()[0] as number,
+    (startScore ?? tf.sum(score(descriptor, x0))).dataSync()[0] as number,
+  ])
+  startScore?.dispose()
+  const startEnergy = ((squaredNorm as number) / (2 * o.refSigma * o.refSigma) - (f as number)) / n
   return { revised: x === x0 ? tf.clone(x0) : x, startEnergy }
 }
 
