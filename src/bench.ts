@@ -27,6 +27,7 @@ import { Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { BENCH_NETS, type BenchNet, benchMacs, benchSpec } from "./bench-nets.js"
 import type { BackendName } from "./pipeline/backend/select.js"
+import { applyThreadDefaults } from "./pipeline/backend/threads.js"
 import { intFlag } from "./pipeline/commands/flags.js"
 import { specDefaults as defaults, type PipelineSpec } from "./pipeline/config/spec.js"
 import { type IterationLine, parseMetrics } from "./pipeline/run-dir/metrics.js"
@@ -369,8 +370,9 @@ const main = async (o: BenchOptions): Promise<void> => {
     }
   }
   const peak = peakGflops()
+  const tfThreads = applyThreadDefaults({ ...process.env })
   const rows: string[] = [
-    `${threads} threads, median ms over ${rounds} interleaved rounds; load average ${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)} while it ran`,
+    `median ms over ${rounds} interleaved rounds; TensorFlow ${tfThreads.intraOp} intra-op + ${tfThreads.interOp} inter-op threads, PyTorch ${threads} threads; load average ${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)} while it ran`,
     `fp32 peak ≈ ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how})${matmul.length > 0 ? `; a 2048³ matMul on TensorFlow reached ${Math.max(...matmul).toFixed(0)} GFLOP/s` : ""}`,
   ]
   const netSummaries: unknown[] = []
@@ -488,6 +490,7 @@ const main = async (o: BenchOptions): Promise<void> => {
     matmulGflops: matmul.length > 0 ? Math.max(...matmul) : null,
     loadAverage: [Math.min(...load), Math.max(...load)],
     threads,
+    tensorflowThreads: tfThreads,
     rounds,
     nets: netSummaries,
     memory: soaks,
