@@ -172,10 +172,9 @@ export const forward = (spec: NetSpec, params: Params, x: tf.Tensor, labels?: tf
  */
 export const forwardSum = (spec: NetSpec, params: Params, x: tf.Tensor, labels?: tf.Tensor): tf.Tensor1D => {
   const last = spec.layers.at(-1)
-  const input = tf.reshape(x, [x.shape[0] as number, ...spec.inputShape]) as unknown as tf.Tensor4D
   if (last === undefined || last.kind !== "conv" || last.activation !== "none")
     return tf.sum(forward(spec, params, x, labels), [1, 2, 3])
-  const h = spec.layers.slice(0, -1).reduce((a, layer) => applyLayer(params, a, layer, labels), input)
+  const h = forward({ ...spec, layers: spec.layers.slice(0, -1) }, params, x, labels)
   const w = tf.sum(param(params, `${last.name}/w`), 3, true) as tf.Tensor4D
   const y = conv2d(h, w, last.stride, last.padding)
   const [, oh, ow] = y.shape
