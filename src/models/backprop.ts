@@ -9,7 +9,7 @@
  * For nets of transposed convolutions and label concatenations (every
  * generator). The kept forward pass runs the same ops as `forward` (the same
  * output, bit for bit) and the backward pass the same kernels as tfjs's
- * gradients of `forward` (test/backprop.test.ts).
+ * gradients of `forward` (test/unit/backprop.test.ts).
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { type Activation, activate, activationBackward } from "./activations.js"
