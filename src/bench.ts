@@ -190,6 +190,7 @@ const pytorch = (
   net: BenchNet,
   iterations: number,
   threads: number,
+  reuseDraft: boolean,
 ): { samples: ReadonlyArray<Sample>; torch: string } | string => {
   const args = net.reference?.(root)
   if (args === undefined) return "the reference has no such nets"
@@ -201,6 +202,7 @@ const pytorch = (
       ...args,
       ...["--iters", String(iterations + 1), "--threads", String(threads), "--seed", "1"],
       ...["--num-samples", "1", "--out", out],
+      ...(reuseDraft ? ["--reuse-draft-graph"] : []),
     ],
     { encoding: "utf8", maxBuffer: 1 << 26 },
   )
@@ -300,6 +302,8 @@ interface BenchOptions {
   readonly nets: ReadonlyArray<string>
   readonly backends: ReadonlyArray<BackendName>
   readonly pytorch: boolean
+  /** PyTorch keeps the draft's autograd graph for teaching, as this implementation keeps its forward pass */
+  readonly pytorchReuseDraft: boolean
 }
 
 const main = async (o: BenchOptions): Promise<void> => {
@@ -358,7 +362,7 @@ const main = async (o: BenchOptions): Promise<void> => {
       }
       if (rec.torchNote === undefined && net.reference !== undefined) {
         log(`round ${r + 1}/${rounds} ${net.name} pytorch: ${n} timed iterations`)
-        const ref = pytorch(net, n, threads)
+        const ref = pytorch(net, n, threads, o.pytorchReuseDraft)
         if (typeof ref === "string") rec.torchNote = ref
         else {
           rec.torch.samples.push(...ref.samples)
@@ -387,7 +391,12 @@ const main = async (o: BenchOptions): Promise<void> => {
     )
     const torch =
       rec.torch.samples.length > 0
-        ? summarise(`pytorch ${rec.torch.version}`, rec.torch.samples, [], null)
+        ? summarise(
+            `pytorch ${rec.torch.version}${o.pytorchReuseDraft ? " reuse" : ""}`,
+            rec.torch.samples,
+            [],
+            null,
+          )
         : undefined
     const n = o.iterations ?? net.iterations
     rows.push(
@@ -521,6 +530,12 @@ const bench = Command.make(
     backends: Flag.String("backends").pipe(
       Flag.withDescription(`comma-separated, of ${ALL_BACKENDS.join(", ")} (pure-JS ones: MNIST only)`),
       Flag.withDefault(ALL_BACKENDS.join(",")),
+    ),
+    pytorchReuseDraft: Flag.Boolean("pytorch-reuse-draft").pipe(
+      Flag.withDescription(
+        "the PyTorch reference reuses the draft's graph for teaching (--reuse-draft-graph), as this implementation reuses the draft's forward pass",
+      ),
+      Flag.withDefault(false),
     ),
     pytorch: Flag.Boolean("pytorch").pipe(
       Flag.withDescription("run the PyTorch reference (--no-pytorch: skip it)"),
