@@ -50,20 +50,36 @@ const chains = opt("--chains", 144)
 const batch = opt("--batch", 100)
 
 // the official MNIST settings (config/mnist.json)
-const options = { descriptorChannels: [64, 128, 256], descriptorUnits: 100, zDim: 100, generatorChannels: [512, 256, 128] }
+const options = {
+  descriptorChannels: [64, 128, 256],
+  descriptorUnits: 100,
+  zDim: 100,
+  generatorChannels: [512, 256, 128],
+}
 const langevin = { steps: 15, stepSize: 0.002, refSigma: 0.016, noise: false }
 const sigma = 0.3
 
 await selectBackend("tensorflow")
 mkdirSync(dir, { recursive: true })
-const save = (name, t) => writeFileSync(nodePath.join(dir, `${name}.npy`), encodeNpy(Float32Array.from(t.dataSync()), t.shape))
+const save = (name, t) =>
+  writeFileSync(nodePath.join(dir, `${name}.npy`), encodeNpy(Float32Array.from(t.dataSync()), t.shape))
 const safe = (name) => name.replace("/", "__")
 
 // the same keys as src/pipeline/nets/build.ts
 const key = foldIn(rootKey(seed), "init")
-const descriptor = { spec: mnist.descriptor(options), params: initParams(mnist.descriptor(options), foldIn(key, "descriptor"), "descriptor") }
-const generator = { spec: mnist.generator(options), params: initParams(mnist.generator(options), foldIn(key, "generator"), "generator") }
-for (const [net, n] of [["D", descriptor], ["G", generator]]) for (const [name, v] of n.params) save(`init.${net}.${safe(name)}`, v)
+const descriptor = {
+  spec: mnist.descriptor(options),
+  params: initParams(mnist.descriptor(options), foldIn(key, "descriptor"), "descriptor"),
+}
+const generator = {
+  spec: mnist.generator(options),
+  params: initParams(mnist.generator(options), foldIn(key, "generator"), "generator"),
+}
+for (const [net, n] of [
+  ["D", descriptor],
+  ["G", generator],
+])
+  for (const [name, v] of n.params) save(`init.${net}.${safe(name)}`, v)
 const dOpt = tf.train.adam(0.007, 0.5, 0.999, 1e-8)
 const gOpt = tf.train.adam(1e-4, 0.5, 0.999, 1e-8)
 
@@ -77,11 +93,15 @@ for (let t = 0; t < T; t++) {
   save(`t${t}.X`, X)
   const reviseKey = foldIn(rootKey(seed), "revise", t)
   if (noise)
-    for (let s = 0; s < langevin.steps; s++) tf.tidy(() => save(`t${t}.noise${s}`, normalTensor(foldIn(reviseKey, s), X.shape, langevin.stepSize)))
+    for (let s = 0; s < langevin.steps; s++)
+      tf.tidy(() => save(`t${t}.noise${s}`, normalTensor(foldIn(reviseKey, s), X.shape, langevin.stepSize)))
   const { revised: Y, startEnergy } = langevinRevise(descriptor, X, { ...langevin, noise }, reviseKey)
   save(`t${t}.Y`, Y)
   // gradients of the losses the steps minimise, for the comparison only (the steps compute their own)
-  const gD = tf.variableGrads(() => tf.sub(tf.mean(score(descriptor, Y)), tf.mean(score(descriptor, obs))), [...descriptor.params.values()])
+  const gD = tf.variableGrads(
+    () => tf.sub(tf.mean(score(descriptor, Y)), tf.mean(score(descriptor, obs))),
+    [...descriptor.params.values()],
+  )
   for (const [name, v] of descriptor.params) save(`t${t}.gradD.${safe(name)}`, gD.grads[v.name])
   tf.dispose([gD.value, ...Object.values(gD.grads)])
   const gG = tf.variableGrads(
@@ -96,7 +116,13 @@ for (let t = 0; t < T; t++) {
   for (const [name, v] of generator.params) save(`t${t}.G.${safe(name)}`, v)
   writeFileSync(
     nodePath.join(dir, `t${t}.scalars.json`),
-    JSON.stringify({ lossD: d.loss, lossG: g.loss, draftEnergy: startEnergy, observedEnergy: d.observedEnergy, revisedEnergy: d.revisedEnergy }),
+    JSON.stringify({
+      lossD: d.loss,
+      lossG: g.loss,
+      draftEnergy: startEnergy,
+      observedEnergy: d.observedEnergy,
+      revisedEnergy: d.revisedEnergy,
+    }),
   )
   tf.dispose([obs, z, X, Y])
 }

@@ -53,13 +53,13 @@ const visibleSquaredError = (x: tf.Tensor4D, mask: tf.Tensor4D, g: tf.Tensor4D):
   tf.sum(tf.mul(mask, tf.square(tf.sub(x, g))), [1, 2, 3]) as tf.Tensor1D
 
 /** One chain of z per restart: its end point and its visible-pixel error per image. */
-interface Restart {
+export interface Restart {
   readonly z: tf.Tensor2D
   readonly error: tf.Tensor1D
 }
 
 /** `restarts` independent chains from z ~ N(0, I), each `steps` long (the caller disposes them). */
-const runRestarts = (
+export const latentRestarts = (
   generator: Net,
   observed: tf.Tensor4D,
   mask: tf.Tensor4D,
@@ -121,7 +121,7 @@ export const inferLatent = (
   o: LatentInference,
   key: Key,
 ): tf.Tensor2D => {
-  const restarts = runRestarts(generator, observed, mask, zDim, o, key)
+  const restarts = latentRestarts(generator, observed, mask, zDim, o, key)
   const best = tf.tidy(() => {
     const chosen = bestRestarts(restarts, 1) // one 1 per image
     return restarts.reduce(
@@ -147,7 +147,7 @@ export const inferFill = (
   o: LatentInference,
   key: Key,
 ): tf.Tensor4D => {
-  const restarts = runRestarts(generator, observed, mask, zDim, o, key)
+  const restarts = latentRestarts(generator, observed, mask, zDim, o, key)
   const keep = Math.max(1, Math.min(o.average ?? 1, restarts.length))
   const fill = tf.tidy(() => {
     const chosen = bestRestarts(restarts, keep)

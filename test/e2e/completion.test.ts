@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import sharp from "sharp"
 import { beforeAll, describe, expect, it } from "vitest"
-import { complete, inferLatent } from "../../src/models/completion.js"
+import { complete, inferFill, inferLatent, latentRestarts, latentStepSize } from "../../src/models/completion.js"
 import { meanFill, nearestNeighbourFill, nearestOnVisible } from "../../src/models/completion-baselines.js"
 import { MAX_PSNR, meanScores, psnrOf, scoreImages, toUnit } from "../../src/models/completion-metrics.js"
 import { generate } from "../../src/models/coopnets.js"
@@ -196,6 +196,42 @@ describe("completion with a generator", () => {
     const total = (e: ReadonlyArray<number>) => e.reduce((a, b) => a + b)
     expect(total(three)).toBeLessThan(total(one))
     expect(total(one)).toBeLessThan(0.9 * total(unfitted))
+  })
+
+  it("anneals the z step size from δ to δ/10 along a cosine, and keeps it constant otherwise", () => {
+    const steps = 11
+    const annealed = Array.from({ length: steps }, (_, t) =>
+      latentStepSize({ stepSize: 0.2, anneal: true }, t, steps),
+    )
+    expect(annealed[0]).toBeCloseTo(0.2, 12)
+    expect(annealed[steps - 1]).toBeCloseTo(0.02, 12)
+    expect(annealed[5]).toBeCloseTo(0.11, 12) // halfway: (1 + 0.1) / 2 · δ
+    for (let t = 1; t < steps; t++) expect(annealed[t] as number).toBeLessThan(annealed[t - 1] as number)
+    for (let t = 0; t < steps; t++) expect(latentStepSize({ stepSize: 0.2 }, t, steps)).toBe(0.2)
+  })
+
+  it("fills with the mean of g(z) over the A best-fitting restarts (A = 1: the best one's g(z))", () => {
+    const o = { ...inference, restarts: 4, steps: 3, noise: true, anneal: true }
+    const key = rootKey(12)
+    const restarts = latentRestarts(generator, observed, mask, 5, o, key)
+    const errors = restarts.map((r) => Array.from(r.error.dataSync() as Float32Array))
+    const drafts = restarts.map((r) => tf.tidy(() => generate(generator, r.z)).dataSync() as Float32Array)
+    tf.dispose(restarts.flatMap((r) => [r.z, r.error]))
+    const pixels = 28 * 28
+    for (const average of [1, 3]) {
+      const fill = tf.tidy(() => inferFill(generator, observed, mask, 5, { ...o, average }, key))
+      const got = fill.dataSync() as Float32Array
+      fill.dispose()
+      for (let i = 0; i < 6; i++) {
+        const best = [0, 1, 2, 3]
+          .sort((a, b) => (errors[a]?.[i] as number) - (errors[b]?.[i] as number))
+          .slice(0, average)
+        for (const p of [0, 200, 410, 783]) {
+          const want = best.reduce((sum, r) => sum + (drafts[r]?.[i * pixels + p] as number), 0) / average
+          expect(got[i * pixels + p]).toBeCloseTo(want, 5)
+        }
+      }
+    }
   })
 
   it("is deterministic for a key and leaks no tensors", () => {

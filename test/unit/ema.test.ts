@@ -1,8 +1,8 @@
 /** The moving average of a net's weights: warm-up schedule, values, independence from later updates, no leaks. */
 import * as tf from "@tensorflow/tfjs-core"
 import { beforeAll, describe, expect, it } from "vitest"
-import { averageDecay, createAverage, updateAverage } from "../src/models/ema.js"
-import { useTestBackend } from "./support.js"
+import { averageDecay, createAverage, updateAverage } from "../../src/models/ema.js"
+import { useTestBackend } from "../support.js"
 
 describe("moving average of weights", () => {
   beforeAll(async () => {
