@@ -163,7 +163,12 @@ const run = (cmd, args, logFile) =>
   new Promise((resolve, reject) => {
     mkdirSync(nodePath.dirname(logFile), { recursive: true })
     const out = []
-    const child = spawn("nice", ["-n", "10", cmd, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn("nice", ["-n", "10", cmd, ...args], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      // torch ≥ 2.6 loads with weights_only=True by default, which refuses the numpy RNG state in the reference's ckpt.pt (--resume)
+      env: { ...process.env, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD: "1" },
+    })
     for (const s of [child.stdout, child.stderr]) s.on("data", (d) => out.push(d))
     child.on("error", reject)
     child.on("close", (code) => {

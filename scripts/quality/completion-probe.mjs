@@ -64,7 +64,9 @@ const program = Effect.gen(function* () {
     for (const size of sizes) {
       const masks = squareMasks(n, 28, 28, size, "center", foldIn(rootKey(0), "masks", 0))
       const nn = nearestNeighbourFill(images, masks, n, train.images, train.count, 1)
-      console.log(`mask ${size}: nearest training image  MAE ${mae(nn, masks).toFixed(4)}  agree ${(agreement(nn) * 100).toFixed(1)}%`)
+      console.log(
+        `mask ${size}: nearest training image  MAE ${mae(nn, masks).toFixed(4)}  agree ${(agreement(nn) * 100).toFixed(1)}%`,
+      )
       for (const t of tries)
         for (const r of refineSteps) {
           const t0 = performance.now()
@@ -96,7 +98,9 @@ const program = Effect.gen(function* () {
             tf.dispose([c, g])
           }
           const s = ((performance.now() - t0) / 1000).toFixed(0)
-          console.log(`mask ${size}: ${JSON.stringify(t)} refine ${r}  MAE ${mae(completed, masks).toFixed(4)}  agree ${(agreement(completed) * 100).toFixed(1)}%  (${s} s)`)
+          console.log(
+            `mask ${size}: ${JSON.stringify(t)} refine ${r}  MAE ${mae(completed, masks).toFixed(4)}  agree ${(agreement(completed) * 100).toFixed(1)}%  (${s} s)`,
+          )
         }
     }
   })

@@ -18,7 +18,14 @@ import * as nodePath from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
-import { descriptorStep, generate, generatorStep, langevinRevise, latentRevise } from "../../dist/models/coopnets.js"
+import {
+  descriptorStep,
+  generate,
+  generatorStep,
+  langevinRevise,
+  latentRevise,
+} from "../../dist/models/coopnets.js"
+import { createAverage, updateAverage } from "../../dist/models/ema.js"
 import { foldIn, normalTensor, rootKey } from "../../dist/models/random.js"
 import { selectBackend } from "../../dist/pipeline/backend/select.js"
 import { decodeSpec } from "../../dist/pipeline/config/spec.js"
@@ -47,10 +54,8 @@ const dataset = await Effect.runPromise(
 )
 const models = buildModels(spec)
 const { descriptor, generator, descriptorOptimizer, generatorOptimizer } = models
-const ema = emas.map((decay) => ({
-  decay,
-  params: new Map([...generator.params].map(([k, v]) => [k, tf.variable(v.clone(), false)])),
-}))
+// the moving averages of src/models/ema.ts (with its warm-up)
+const ema = emas.map((decay) => ({ decay, params: createAverage(generator.params, `ema${decay}`) }))
 
 const seed = spec.seed
 const o = { langevin: spec.langevin, chains: spec.training.chains, zDim: spec.model.zDim }
@@ -64,7 +69,12 @@ const samplesOf = (params, langevinSteps) => {
       const z = normalTensor(foldIn(key, "z", b), [m, o.zDim])
       const x = generate(g, z)
       if (langevinSteps === 0) return x.dataSync()
-      const { revised } = langevinRevise(descriptor, x, { ...o.langevin, steps: langevinSteps }, foldIn(key, "revise", b))
+      const { revised } = langevinRevise(
+        descriptor,
+        x,
+        { ...o.langevin, steps: langevinSteps },
+        foldIn(key, "revise", b),
+      )
       return revised.dataSync()
     })
     values.set(v, first * 784)
@@ -93,19 +103,20 @@ for (let i = 0; i < total; i++) {
   const { revised } = langevinRevise(descriptor, drafts, o.langevin, foldIn(rootKey(seed), "revise", i))
   const d = descriptorStep(descriptor, descriptorOptimizer, images, revised, o.langevin.refSigma)
   let g
-  if (spec.latentLangevin.steps === 0) g = generatorStep(generator, generatorOptimizer, z, revised, spec.generatorSigma)
+  if (spec.latentLangevin.steps === 0)
+    g = generatorStep(generator, generatorOptimizer, z, revised, spec.generatorSigma)
   else {
-    const zr = latentRevise(generator, z, revised, { ...spec.latentLangevin, sigma: spec.generatorSigma }, foldIn(rootKey(seed), "teach", i))
+    const zr = latentRevise(
+      generator,
+      z,
+      revised,
+      { ...spec.latentLangevin, sigma: spec.generatorSigma },
+      foldIn(rootKey(seed), "teach", i),
+    )
     g = generatorStep(generator, generatorOptimizer, zr, revised, spec.generatorSigma)
     zr.dispose()
   }
-  for (const e of ema)
-    tf.tidy(() => {
-      for (const [k, v] of generator.params) {
-        const a = e.params.get(k)
-        a.assign(tf.add(tf.mul(a, e.decay), tf.mul(v, 1 - e.decay)))
-      }
-    })
+  for (const e of ema) updateAverage(e.params, generator.params, e.decay, i)
   tf.dispose([images, z, drafts, revised])
   ms.push(performance.now() - t0)
   if (!Number.isFinite(d.loss) || !Number.isFinite(g.loss)) {
@@ -113,13 +124,20 @@ for (let i = 0; i < total; i++) {
     break
   }
   if ((i + 1) % 50 === 0)
-    console.log(`it ${i + 1} ${(ms.slice(-50).reduce((a, b) => a + b) / 50).toFixed(0)} ms/it L_D ${d.loss.toExponential(2)} recon ${g.reconstructionError.toFixed(4)} E obs ${d.observedEnergy.toExponential(2)} rev ${d.revisedEnergy.toExponential(2)}`)
+    console.log(
+      `it ${i + 1} ${(ms.slice(-50).reduce((a, b) => a + b) / 50).toFixed(0)} ms/it L_D ${d.loss.toExponential(2)} recon ${g.reconstructionError.toFixed(4)} E obs ${d.observedEnergy.toExponential(2)} rev ${d.revisedEnergy.toExponential(2)}`,
+    )
   if (at.includes(i + 1)) {
     dump(i + 1)
     const sorted = [...ms].slice(1).sort((a, b) => a - b)
     writeFileSync(
       nodePath.join(out, "timing.json"),
-      JSON.stringify({ iterations: i + 1, msMedian: sorted[Math.floor(sorted.length / 2)], msTotal: ms.reduce((a, b) => a + b, 0), sets }),
+      JSON.stringify({
+        iterations: i + 1,
+        msMedian: sorted[Math.floor(sorted.length / 2)],
+        msTotal: ms.reduce((a, b) => a + b, 0),
+        sets,
+      }),
     )
   }
 }

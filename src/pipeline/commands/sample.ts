@@ -10,11 +10,21 @@ import { CLASSES } from "../../models/nets.js"
 import type { BackendChoice } from "../config/spec.js"
 import { UsageError } from "../errors.js"
 import { drawSamples, sampleShape } from "../nets/draw.js"
+import type { GeneratorWeights } from "../nets/generator-average.js"
 import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
 import { encodeNpy, encodePng, tile } from "../run-dir/image-files.js"
 import * as WriterLayer from "../run-dir/writer.js"
 import { fileJob, Writer } from "../run-dir/writer.js"
-import { forceFlag, given, intFlag, invoke, outFlag, trainedRunArgument, UsageHint } from "./flags.js"
+import {
+  forceFlag,
+  given,
+  intFlag,
+  invoke,
+  outFlag,
+  trainedRunArgument,
+  UsageHint,
+  weightsFlag,
+} from "./flags.js"
 
 export interface SampleOptions {
   /** a run directory or a checkpoint directory */
@@ -30,6 +40,8 @@ export interface SampleOptions {
   readonly size?: number | undefined
   /** class-conditional nets: the class of every sample (default: cycle through the classes) */
   readonly label?: number | undefined
+  /** the generator's moving average when the run kept one (default), or its last weights */
+  readonly weights?: GeneratorWeights | undefined
 }
 
 export const sampleCommand = Command.make(
@@ -53,6 +65,7 @@ export const sampleCommand = Command.make(
       0,
       "class-conditional nets: every sample of digit K (default: the classes 0, 1, …, 9 in turn)",
     ).pipe(Flag.optional),
+    weights: weightsFlag.pipe(Flag.withDefault("average" as const)),
     out: outFlag("the output directory (default <run-dir>/sampled)"),
     force: forceFlag("overwrite the files of an existing output directory"),
   },
@@ -64,6 +77,7 @@ export const sampleCommand = Command.make(
     seed: a.seed,
     size: given(a.size),
     label: given(a.class),
+    weights: a.weights,
     outDir: given(a.out),
     force: a.force,
   })),
@@ -96,8 +110,12 @@ export const sample = (o: SampleOptions) =>
             ? `--class must be a digit from 0 to ${CLASSES - 1}, got ${o.label}.`
             : `--class needs class-conditional nets (model.arch "mnistConditional"); this checkpoint's "${spec.model.arch}" nets take no class.`,
       })
-    const values = yield* withTrainedModels(run, o.backend, o.quiet, (models) =>
-      drawSamples(models, spec, o.count, o.langevinSteps, o.seed, image, o.label),
+    const values = yield* withTrainedModels(
+      run,
+      o.backend,
+      o.quiet,
+      (models) => drawSamples(models, spec, o.count, o.langevinSteps, o.seed, image, o.label),
+      o.weights,
     )
     const [h, w, c] = image
     const size = h * w * c

@@ -23,6 +23,7 @@ import { loadDataset } from "../data/dataset.js"
 import type { ClassifierSource } from "../evaluation/mnist-classifier.js"
 import { acquireTrainingEvaluator, type TrainingEvaluator } from "../evaluation/training-evaluator.js"
 import * as ModelsLayer from "../nets/build.js"
+import { advanceAverage } from "../nets/generator-average.js"
 import { restoreModels } from "../run-dir/checkpoint.js"
 import { checkpointName, claimOutputDir, runFiles } from "../run-dir/layout.js"
 import { pruneJob, type ResumePoint, rewindRunDir } from "../run-dir/resume.js"
@@ -156,6 +157,7 @@ const trainOn = (
         Stream.mapEffect(writeBack),
         Stream.mapEffect(updateDescriptor),
         Stream.mapEffect(teach),
+        Stream.tap((record) => Effect.sync(() => advanceAverage(spec, models, record.iteration))),
         Stream.mapEffect((record) => Effect.map(stopwatch.lap, (ms): Finished => ({ record, ms }))),
         Stream.tap(writeMetrics(context)),
         Stream.tap(evaluateEvery(context, evaluator, stopwatch)),
