@@ -27,12 +27,12 @@ describe("moving average of weights", () => {
     expect(Array.from(average.get("w")?.dataSync() ?? [])).toEqual([1, 2, 3])
     updateAverage(average, params, 0.9, 0) // β_0 = 0.1
     const once = Array.from(average.get("w")?.dataSync() ?? [])
-    ;[10, 11, 12].forEach((v, i) => expect(once[i]).toBeCloseTo(v, 5))
+    for (const [i, v] of [10, 11, 12].entries()) expect(once[i]).toBeCloseTo(v, 5)
 
     w.assign(tf.tensor1d([0, 0, 0]))
     updateAverage(average, params, 0.9, 1000) // β = 0.9
     const twice = Array.from(average.get("w")?.dataSync() ?? [])
-    ;[9, 9.9, 10.8].forEach((v, i) => expect(twice[i]).toBeCloseTo(v, 5))
+    for (const [i, v] of [9, 9.9, 10.8].entries()) expect(twice[i]).toBeCloseTo(v, 5)
     tf.dispose([w, ...average.values()])
   })
 
