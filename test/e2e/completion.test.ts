@@ -11,7 +11,13 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import sharp from "sharp"
 import { beforeAll, describe, expect, it } from "vitest"
-import { complete, inferFill, inferLatent, latentRestarts, latentStepSize } from "../../src/models/completion.js"
+import {
+  complete,
+  inferFill,
+  inferLatent,
+  latentRestarts,
+  latentStepSize,
+} from "../../src/models/completion.js"
 import { meanFill, nearestNeighbourFill, nearestOnVisible } from "../../src/models/completion-baselines.js"
 import { MAX_PSNR, meanScores, psnrOf, scoreImages, toUnit } from "../../src/models/completion-metrics.js"
 import { generate } from "../../src/models/coopnets.js"
