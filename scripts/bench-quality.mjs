@@ -230,9 +230,14 @@ const referenceSamplesToUnit = (from, to) => {
 // ---------------------------------------------------------------------------- training
 const referenceDir = (o, seed, it) => nodePath.join(o.out, `ref-s${seed}`, `it${it}`)
 const projectDir = (o, seed) => nodePath.join(o.out, `proj-s${seed}`)
+/** The project's checkpoint of iteration `it`: checkpoints/iter-NNNNNN, or checkpoints/final when that is where the run ended. */
 const projectCheckpoint = (o, seed, it) => {
-  const last = Math.max(...o.iterations)
-  return nodePath.join(projectDir(o, seed), "checkpoints", it === last ? "final" : `iter-${pad6(it)}`)
+  const dir = nodePath.join(projectDir(o, seed), "checkpoints")
+  const named = nodePath.join(dir, `iter-${pad6(it)}`)
+  if (existsSync(nodePath.join(named, "checkpoint.json"))) return named
+  const final = nodePath.join(dir, "final")
+  const manifest = nodePath.join(final, "checkpoint.json")
+  return existsSync(manifest) && readJson(manifest).iteration === it ? final : named
 }
 
 const trainReference = async (o, seed, digits) => {

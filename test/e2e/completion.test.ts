@@ -7,10 +7,12 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import sharp from "sharp"
 import { beforeAll, describe, expect, it } from "vitest"
+import { defaultClassifierSettings } from "../../src/models/classifier.js"
 import {
   complete,
   inferFill,
@@ -24,6 +26,7 @@ import { generate } from "../../src/models/coopnets.js"
 import { initParams } from "../../src/models/layers.js"
 import { hiddenFraction, squareCorner, squareMasks } from "../../src/models/masks.js"
 import { normalTensor, rootKey } from "../../src/models/random.js"
+import { completeRun } from "../../src/pipeline/commands/complete.js"
 import { decodeCompletionSpec } from "../../src/pipeline/config/completion-spec.js"
 import { netSpecsOf } from "../../src/pipeline/config/shapes.js"
 import { decodeNpy, encodeNpy } from "../../src/pipeline/run-dir/image-files.js"
@@ -303,6 +306,8 @@ describe("complete (command line) on a tiny trained run", () => {
         ],
         inference: { restarts: 2, steps: 3, stepSize: 0.1, noise: true },
         refine: { steps: 2, stepSize: 0.002 },
+        // the class-agreement column trains the full MNIST classifier; it is tested below with a tiny one
+        classAgreement: false,
         show: 4,
         ...over,
       }),
@@ -356,6 +361,59 @@ describe("complete (command line) on a tiny trained run", () => {
       else if (recovered.values[i] !== original.values[i]) hiddenChanged++
     })
     expect(hiddenChanged).toBeGreaterThan(0)
+  })
+
+  it("scores class agreement with the MNIST classifier: the column, and beatsOnClasses from the same numbers", async () => {
+    const file = completion({
+      classAgreement: true,
+      masks: [{ kind: "square", size: 12 }],
+      inference: { restarts: 2, steps: 3, stepSize: 0.1, noise: true, anneal: true, average: 2 },
+      refine: { steps: 0 },
+    })
+    const spec = await Effect.runPromise(
+      decodeCompletionSpec(readFileSync(file, "utf8"), file, []).pipe(Effect.provide(NodeServices.layer)),
+    )
+    const { report, table } = await Effect.runPromise(
+      completeRun({
+        spec,
+        source: file,
+        outDir: join(dir, "classes"),
+        force: false,
+        quiet: true,
+        classifier: {
+          dir: join(dir, "classifier"),
+          settings: { ...defaultClassifierSettings, steps: 4, batchSize: 16 },
+        },
+      }).pipe(Effect.provide(NodeServices.layer)),
+    )
+    const [mask] = report.masks
+    for (const method of ["coopnets", "meanFill", "nearestNeighbour"] as const) {
+      const agreement = mask?.scores[method]?.classAgreement as number
+      expect(agreement).toBeGreaterThanOrEqual(0)
+      expect(agreement).toBeLessThanOrEqual(1)
+      expect(agreement * 8).toBeCloseTo(Math.round(agreement * 8), 10) // a fraction of the 8 images
+    }
+    expect(mask?.beatsOnClasses).toEqual({
+      meanFill:
+        (mask?.scores.coopnets?.classAgreement as number) > (mask?.scores.meanFill?.classAgreement as number),
+      nearestNeighbour:
+        (mask?.scores.coopnets?.classAgreement as number) >
+        (mask?.scores.nearestNeighbour?.classAgreement as number),
+    })
+    expect(table).toContain(
+      "| mask | hidden | method | MAE hidden | MAE whole | PSNR (dB) | class agreement |",
+    )
+    expect(table).toContain("annealed Langevin steps, the fill averaged over the 2 best restarts")
+    expect(table).toMatch(/\| CoopNets \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+%/)
+    // without the classifier, the column is empty
+    const plain = cli(
+      "complete",
+      completion({ masks: [{ kind: "square", size: 12 }] }),
+      "--out",
+      join(dir, "plain"),
+    )
+    expect(plain.code, plain.stderr).toBe(0)
+    expect(plain.stdout).toMatch(/\| CoopNets \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| – \|/)
   })
 
   it("refines with the trained run's Langevin step size unless the completion file sets one", () => {
