@@ -40,6 +40,9 @@
  *   --threads N              the reference's torch threads (default 2; the project uses TensorFlow's default: all cores)
  *   --out DIR                default runs/bench-quality
  *   --budget-minutes M       start no training after M minutes (0: no limit)
+ *   --ms-per-iteration project=MS,reference=MS
+ *                            the seconds axis as iterations × these (e.g. quiet-machine figures of `npm run bench`)
+ *                            instead of the measured training time, which a loaded machine inflates
  *   --score-only             train nothing, score and report what is in --out
  *   --reference PATH         default ../shared/reference/coopnets_ref.py (beside the repository)
  *   --python CMD             default python3
@@ -75,6 +78,7 @@ const parseArgs = (argv) => {
     scoreOnly: false,
     reference: nodePath.join(ROOT, "..", "shared", "reference", "coopnets_ref.py"),
     python: "python3",
+    msPerIteration: undefined,
   }
   const ints = (v, name) => {
     const xs = v.split(",").map((s) => Number(s.trim()))
@@ -125,6 +129,15 @@ const parseArgs = (argv) => {
         o.budgetMinutes = Number(value())
         if (!(o.budgetMinutes >= 0)) usage("--budget-minutes takes a number ≥ 0")
         break
+      case "--ms-per-iteration": {
+        const raw = value()
+        const pairs = raw.split(",").map((p) => p.split("="))
+        const ms = Object.fromEntries(pairs.map(([k, v]) => [k, Number(v)]))
+        if (pairs.some(([k, v]) => (k !== "project" && k !== "reference") || !(Number(v) > 0)))
+          usage(`--ms-per-iteration takes project=MS,reference=MS, got "${raw}"`)
+        o.msPerIteration = ms
+        break
+      }
       case "--score-only":
         o.scoreOnly = true
         break
@@ -458,12 +471,18 @@ const table = (summary, o, langevin) => {
     )
   lines.push(
     "",
-    `Mean ± standard deviation over seeds. FD: the project evaluator's Fréchet distance on its MNIST classifier's features against the 1,000 held-out digits (real digits: about 8), ${o.samples} samples each, pixels clipped to [0, 1]. IS: its Inception-score analogue (10 at best). Classes ≥ ${COVERAGE_SHARE * 100}%: digit classes holding at least ${COVERAGE_SHARE * 100}% of the samples by the classifier. Training s: seconds of training up to that iteration (the sum of per-iteration times).`,
+    `Mean ± standard deviation over seeds. FD: the project evaluator's Fréchet distance on its MNIST classifier's features against the 1,000 held-out digits (real digits: about 8), ${o.samples} samples each, pixels clipped to [0, 1]. IS: its Inception-score analogue (10 at best). Classes ≥ ${COVERAGE_SHARE * 100}%: digit classes holding at least ${COVERAGE_SHARE * 100}% of the samples by the classifier. Training s: ${
+      o.msPerIteration === undefined
+        ? "seconds of training up to that iteration (the sum of per-iteration times)"
+        : `iterations × the quiet machine's ms per iteration (${Object.entries(o.msPerIteration)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ")}); the measured times, inflated by the load, are in quality.json`
+    }.`,
   )
   return lines.join("\n")
 }
 
-const chart = async (summary, x, title, file, langevin) => {
+const chart = async (summary, x, title, file, langevin, quietMs) => {
   const [{ default: vega }, { default: vl }, { default: sharp }] = await Promise.all([
     import("vega").then((m) => ({ default: m })),
     import("vega-lite").then((m) => ({ default: m })),
@@ -487,7 +506,12 @@ const chart = async (summary, x, title, file, langevin) => {
       title: x === "iteration" ? "iterations" : "training seconds (mean over seeds)",
     },
     color: { field: "system", type: "nominal", title: "system" },
-    strokeDash: { field: "sampler", type: "nominal", title: "samples" },
+    strokeDash: {
+      field: "sampler",
+      type: "nominal",
+      title: "samples",
+      legend: { symbolStrokeColor: "#555" },
+    },
   }
   const spec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
@@ -518,7 +542,7 @@ const chart = async (summary, x, title, file, langevin) => {
         },
       },
     ],
-    config: { background: "white" },
+    config: { background: "white", legend: { symbolType: "stroke", symbolStrokeWidth: 2 } },
   }
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: "none" })
   const svg = await view.toSVG()
@@ -563,7 +587,19 @@ const main = async () => {
       for (const it of o.iterations)
         for (const sampler of ["gen", "langevin"]) {
           const s = await score(o, system, seed, it, sampler, langevin)
-          if (s !== undefined) rows.push({ system, seed, iteration: it, sampler, ...s, ...times[it] })
+          if (s === undefined) continue
+          const quiet = o.msPerIteration?.[system]
+          rows.push({
+            system,
+            seed,
+            iteration: it,
+            sampler,
+            ...s,
+            ...times[it],
+            ...(quiet === undefined
+              ? {}
+              : { measuredSeconds: times[it]?.seconds, seconds: (it * quiet) / 1000 }),
+          })
         }
     }
   const summary = summarise(rows)

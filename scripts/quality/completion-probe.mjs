@@ -18,6 +18,7 @@ import { nearestNeighbourFill } from "../../dist/models/completion-baselines.js"
 import { meanScores, scoreImages, toUnit } from "../../dist/models/completion-metrics.js"
 import { squareMasks } from "../../dist/models/masks.js"
 import { foldIn, permutation, rootKey } from "../../dist/models/random.js"
+import { selectBackend } from "../../dist/pipeline/backend/select.js"
 import { latentSizeOf } from "../../dist/pipeline/config/shapes.js"
 import { loadMnistSplit } from "../../dist/pipeline/data/mnist.js"
 import { openClassifier } from "../../dist/pipeline/evaluation/mnist-classifier.js"
@@ -37,6 +38,7 @@ const refineStep = Number(opt("--refine-step", 0.002))
 const batch = Number(opt("--batch", 0))
 const PIX = 784
 
+await selectBackend("tensorflow")
 const program = Effect.gen(function* () {
   const run = yield* openTrainedRun(ckpt, "/tmp/completion-probe-unused", true, "x")
   const all = yield* loadMnistSplit("test")
@@ -98,8 +100,16 @@ const program = Effect.gen(function* () {
             tf.dispose([c, g])
           }
           const s = ((performance.now() - t0) / 1000).toFixed(0)
+          // how well g(z*) fits the visible pixels it was inferred from ([0, 1] pixels)
+          let fit = 0
+          let visible = 0
+          for (let i = 0; i < n * PIX; i++)
+            if (masks[i] === 1) {
+              fit += Math.abs(generated[i] - images[i]) / 2
+              visible++
+            }
           console.log(
-            `mask ${size}: ${JSON.stringify(t)} refine ${r}  MAE ${mae(completed, masks).toFixed(4)}  agree ${(agreement(completed) * 100).toFixed(1)}%  (${s} s)`,
+            `mask ${size}: ${JSON.stringify(t)} refine ${r}  MAE ${mae(completed, masks).toFixed(4)}  agree ${(agreement(completed) * 100).toFixed(1)}%  visible fit ${(fit / visible).toFixed(4)}  (${s} s)`,
           )
         }
     }

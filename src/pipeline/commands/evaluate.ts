@@ -54,7 +54,7 @@ export interface EvaluateOptions {
   readonly location: string
   /** checkpoints: images to sample (default 1000); image sets: evaluate the first N (default all) */
   readonly count: number | undefined
-  /** checkpoints only: descriptor Langevin steps after the generator (default 0) */
+  /** checkpoints only: descriptor Langevin steps after the generator (default: the run's langevin.steps, as `sample`) */
   readonly langevinSteps: number | undefined
   /** checkpoints only: the sampling seed (default 0) */
   readonly seed: number | undefined
@@ -87,7 +87,11 @@ export const evaluateCommand = Command.make(
       1,
       `checkpoints: images to sample (default ${DEFAULT_EVALUATION_SAMPLES}); image sets: the first N`,
     ).pipe(Flag.optional),
-    langevin: intFlag("langevin", 0, "checkpoints: descriptor Langevin steps after the generator").pipe(
+    langevin: intFlag(
+      "langevin",
+      0,
+      "checkpoints: descriptor Langevin steps after the generator (default: the run's langevin.steps, as sample)",
+    ).pipe(
       Flag.optional,
     ),
     seed: intFlag("seed", 0, "checkpoints: the sampling seed").pipe(Flag.optional),
@@ -228,7 +232,7 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
     if (yield* isTrainedRun(o.location)) {
       const run = yield* openTrainedRun(o.location, o.outDir, o.force, "evaluation")
       const count = o.count ?? DEFAULT_EVALUATION_SAMPLES
-      const langevinSteps = o.langevinSteps ?? 0
+      const langevinSteps = o.langevinSteps ?? run.spec.langevin.steps
       const seed = o.seed ?? 0
       const shape = imageShapeOf(run.spec)
       yield* checkApplicable(shape, o, "samples")

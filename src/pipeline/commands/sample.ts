@@ -30,7 +30,8 @@ export interface SampleOptions {
   /** a run directory or a checkpoint directory */
   readonly location: string
   readonly count: number
-  readonly langevinSteps: number
+  /** descriptor Langevin steps after the generator (default: the run's langevin.steps) */
+  readonly langevinSteps: number | undefined
   readonly seed: number
   readonly outDir: string | undefined
   readonly force: boolean
@@ -52,8 +53,8 @@ export const sampleCommand = Command.make(
     langevin: intFlag(
       "langevin",
       0,
-      "descriptor Langevin steps after the generator (the official test-time value is 10)",
-    ).pipe(Flag.withDefault(0)),
+      "descriptor Langevin steps after the generator (default: the run's langevin.steps, the revision it trained with; 0: the generator alone)",
+    ).pipe(Flag.optional),
     seed: intFlag("seed", 0, "the seed of the latent draws and the Langevin noise").pipe(Flag.withDefault(0)),
     size: intFlag(
       "size",
@@ -73,7 +74,7 @@ export const sampleCommand = Command.make(
     kind: "sample" as const,
     location: a.location,
     count: a.n,
-    langevinSteps: a.langevin,
+    langevinSteps: given(a.langevin),
     seed: a.seed,
     size: given(a.size),
     label: given(a.class),
@@ -83,7 +84,7 @@ export const sampleCommand = Command.make(
   })),
 ).pipe(
   Command.withDescription(
-    "Draw N samples from the generator, then K descriptor Langevin steps with --langevin K. Writes png/NNNNNN.png, grid.png and samples.npy (N×H×W[×C] float32 in [0, 1]).",
+    "Draw N samples from the generator (its moving average when the run kept one), then K descriptor Langevin steps (--langevin K; default the run's langevin.steps). Writes png/NNNNNN.png, grid.png and samples.npy (N×H×W[×C] float32 in [0, 1]).",
   ),
   Command.annotate(
     UsageHint,
@@ -114,7 +115,7 @@ export const sample = (o: SampleOptions) =>
       run,
       o.backend,
       o.quiet,
-      (models) => drawSamples(models, spec, o.count, o.langevinSteps, o.seed, image, o.label),
+      (models) => drawSamples(models, spec, o.count, o.langevinSteps ?? spec.langevin.steps, o.seed, image, o.label),
       o.weights,
     )
     const [h, w, c] = image
