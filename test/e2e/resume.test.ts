@@ -38,6 +38,8 @@ const pipeline = (iterations: number) => {
       model: { descriptorChannels: [4, 4, 4], descriptorUnits: 3, zDim: 5, generatorChannels: [6, 4, 4] },
       training: { iterations, batchSize: 8, chains: 6 },
       langevin: { steps: 2 },
+      // checkpoints carry the generator's moving average, which must resume exactly too
+      generatorAverage: { decay: 0.9 },
       output: { sampleEvery: 4, checkpointEvery: 2, logEvery: 1, keepCheckpoints: 2 },
     }),
   )

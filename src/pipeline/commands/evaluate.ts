@@ -36,10 +36,11 @@ import {
   sampleQuality,
 } from "../evaluation/sample-quality.js"
 import { drawSamples } from "../nets/draw.js"
+import type { GeneratorWeights } from "../nets/generator-average.js"
 import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
 import { claimOutputDir } from "../run-dir/layout.js"
 import { writeAtomic } from "../run-dir/writer.js"
-import { choiceFlag, forceFlag, given, intFlag, invoke, outFlag, UsageHint } from "./flags.js"
+import { choiceFlag, forceFlag, given, intFlag, invoke, outFlag, UsageHint, weightsFlag } from "./flags.js"
 
 export const EVALUATION_FORMAT = "coopnets-evaluation/1"
 /** The location that names the 1,000 held-out MNIST digits themselves (a check of the metrics). */
@@ -53,10 +54,12 @@ export interface EvaluateOptions {
   readonly location: string
   /** checkpoints: images to sample (default 1000); image sets: evaluate the first N (default all) */
   readonly count: number | undefined
-  /** checkpoints only: descriptor Langevin steps after the generator (default 0) */
+  /** checkpoints only: descriptor Langevin steps after the generator (default: the run's langevin.steps, as `sample`) */
   readonly langevinSteps: number | undefined
   /** checkpoints only: the sampling seed (default 0) */
   readonly seed: number | undefined
+  /** checkpoints only: the generator's moving average when the run kept one (default), or its last weights */
+  readonly weights?: GeneratorWeights | undefined
   readonly outDir: string | undefined
   readonly force: boolean
   /** a tfjs LayersModel's model.json whose outputs (or `layer`'s) are the features of a Fréchet distance */
@@ -84,10 +87,13 @@ export const evaluateCommand = Command.make(
       1,
       `checkpoints: images to sample (default ${DEFAULT_EVALUATION_SAMPLES}); image sets: the first N`,
     ).pipe(Flag.optional),
-    langevin: intFlag("langevin", 0, "checkpoints: descriptor Langevin steps after the generator").pipe(
-      Flag.optional,
-    ),
+    langevin: intFlag(
+      "langevin",
+      0,
+      "checkpoints: descriptor Langevin steps after the generator (default: the run's langevin.steps, as sample)",
+    ).pipe(Flag.optional),
     seed: intFlag("seed", 0, "checkpoints: the sampling seed").pipe(Flag.optional),
+    weights: weightsFlag.pipe(Flag.optional),
     features: Flag.String("features").pipe(
       Flag.withDescription(
         "a tfjs LayersModel (model.json) whose outputs are the features of the Fréchet distance, for images other than MNIST digits",
@@ -122,6 +128,7 @@ export const evaluateCommand = Command.make(
     count: given(a.n),
     langevinSteps: given(a.langevin),
     seed: given(a.seed),
+    weights: given(a.weights),
     outDir: given(a.out),
     force: a.force,
     features: given(a.features),
@@ -149,6 +156,8 @@ export interface EvaluationReport {
     readonly iteration?: number
     readonly langevinSteps?: number
     readonly seed?: number
+    /** which generator weights the samples were drawn with */
+    readonly generatorWeights?: GeneratorWeights
   }
   readonly mnist?: {
     readonly classifier: {
@@ -221,13 +230,24 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
     if (yield* isTrainedRun(o.location)) {
       const run = yield* openTrainedRun(o.location, o.outDir, o.force, "evaluation")
       const count = o.count ?? DEFAULT_EVALUATION_SAMPLES
-      const langevinSteps = o.langevinSteps ?? 0
+      const langevinSteps = o.langevinSteps ?? run.spec.langevin.steps
       const seed = o.seed ?? 0
       const shape = imageShapeOf(run.spec)
       yield* checkApplicable(shape, o, "samples")
       log(`Sampling ${count} images from ${run.checkpoint.dir} (langevin ${langevinSteps}, seed ${seed}) ...`)
-      const images = yield* withTrainedModels(run, o.backend, o.quiet, (models) =>
-        drawSamples(models, run.spec, count, langevinSteps, seed),
+      const { images, weights } = yield* withTrainedModels(
+        run,
+        o.backend,
+        o.quiet,
+        (models, weights) => ({
+          // pixels outside [-1, 1] (Langevin steps can overshoot) are clipped, as `sample` writes them and as
+          // an image set is read: every source is scored on the same pixel range
+          images: drawSamples(models, run.spec, count, langevinSteps, seed).map((v) =>
+            Math.min(1, Math.max(-1, v)),
+          ),
+          weights,
+        }),
+        o.weights ?? "average",
       )
       const evaluated: Evaluated = {
         set: { images, count, shape },
@@ -239,14 +259,15 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
           iteration: run.checkpoint.manifest.iteration,
           langevinSteps,
           seed,
+          generatorWeights: weights,
         },
         outDir: run.outDir,
       }
       return evaluated
     }
-    if (o.langevinSteps !== undefined || o.seed !== undefined)
+    if (o.langevinSteps !== undefined || o.seed !== undefined || o.weights !== undefined)
       return yield* new UsageError({
-        message: `--langevin and --seed apply to sampling from a checkpoint; ${o.location} is a set of images.`,
+        message: `--langevin, --seed and --weights apply to sampling from a checkpoint; ${o.location} is a set of images.`,
       })
     const outDir = yield* claimOutDir(o.location, o.outDir, o.force)
     yield* useBackend(o.backend ?? "auto", o.quiet ? () => {} : log)
@@ -270,9 +291,9 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
 /** `mnist:test`: the held-out digits (all, or N of them in a seeded order). */
 const heldOutDigits = (o: EvaluateOptions, log: (line: string) => void) =>
   Effect.gen(function* () {
-    if (o.langevinSteps !== undefined || o.seed !== undefined)
+    if (o.langevinSteps !== undefined || o.seed !== undefined || o.weights !== undefined)
       return yield* new UsageError({
-        message: `--langevin and --seed apply to sampling from a checkpoint; ${MNIST_TEST_LOCATION} is a set of images.`,
+        message: `--langevin, --seed and --weights apply to sampling from a checkpoint; ${MNIST_TEST_LOCATION} is a set of images.`,
       })
     if (o.count !== undefined && o.count > MNIST_HELD_OUT)
       return yield* new UsageError({
@@ -308,7 +329,7 @@ export const markdown = (r: EvaluationReport): string => {
   const lines: Array<string> = [`# Sample quality of ${r.source.path}`, ""]
   const what =
     r.source.kind === "checkpoint"
-      ? `${r.source.count} samples (iteration ${r.source.iteration}, langevin ${r.source.langevinSteps}, seed ${r.source.seed})`
+      ? `${r.source.count} samples (iteration ${r.source.iteration}, langevin ${r.source.langevinSteps}, seed ${r.source.seed}${r.source.generatorWeights === "average" ? ", averaged generator weights" : ""})`
       : r.source.path
   if (r.mnist !== undefined) {
     const m = r.mnist

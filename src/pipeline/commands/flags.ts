@@ -54,6 +54,14 @@ export const forceFlag = (what: string) =>
 export const setFlag = (what: string) =>
   Flag.String("set").pipe(Flag.withDescription(what), Flag.withMetavar("field=value"), Flag.atLeast(0))
 
+/** Which generator weights a trained run is sampled with (src/pipeline/nets/generator-average.ts). */
+export const weightsFlag = choiceFlag(
+  "weights",
+  ["average", "last"] as const,
+  "the generator's weights: the moving average of its weights when the run kept one (generatorAverage.decay > 0), else the last; or the last",
+  (raw) => `--weights must be "average" or "last", got "${raw}".`,
+)
+
 export const seedFlag = (what: string) => intFlag("seed", 0, what).pipe(Flag.optional)
 
 /** What a command says when its positional arguments are missing or too many (a Command annotation). */

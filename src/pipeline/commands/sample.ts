@@ -10,17 +10,28 @@ import { CLASSES } from "../../models/nets.js"
 import type { BackendChoice } from "../config/spec.js"
 import { UsageError } from "../errors.js"
 import { drawSamples, sampleShape } from "../nets/draw.js"
+import type { GeneratorWeights } from "../nets/generator-average.js"
 import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
 import { encodeNpy, encodePng, tile } from "../run-dir/image-files.js"
 import * as WriterLayer from "../run-dir/writer.js"
 import { fileJob, Writer } from "../run-dir/writer.js"
-import { forceFlag, given, intFlag, invoke, outFlag, trainedRunArgument, UsageHint } from "./flags.js"
+import {
+  forceFlag,
+  given,
+  intFlag,
+  invoke,
+  outFlag,
+  trainedRunArgument,
+  UsageHint,
+  weightsFlag,
+} from "./flags.js"
 
 export interface SampleOptions {
   /** a run directory or a checkpoint directory */
   readonly location: string
   readonly count: number
-  readonly langevinSteps: number
+  /** descriptor Langevin steps after the generator (default: the run's langevin.steps) */
+  readonly langevinSteps: number | undefined
   readonly seed: number
   readonly outDir: string | undefined
   readonly force: boolean
@@ -30,6 +41,8 @@ export interface SampleOptions {
   readonly size?: number | undefined
   /** class-conditional nets: the class of every sample (default: cycle through the classes) */
   readonly label?: number | undefined
+  /** the generator's moving average when the run kept one (default), or its last weights */
+  readonly weights?: GeneratorWeights | undefined
 }
 
 export const sampleCommand = Command.make(
@@ -40,8 +53,8 @@ export const sampleCommand = Command.make(
     langevin: intFlag(
       "langevin",
       0,
-      "descriptor Langevin steps after the generator (the official test-time value is 10)",
-    ).pipe(Flag.withDefault(0)),
+      "descriptor Langevin steps after the generator (default: the run's langevin.steps, the revision it trained with; 0: the generator alone)",
+    ).pipe(Flag.optional),
     seed: intFlag("seed", 0, "the seed of the latent draws and the Langevin noise").pipe(Flag.withDefault(0)),
     size: intFlag(
       "size",
@@ -53,6 +66,7 @@ export const sampleCommand = Command.make(
       0,
       "class-conditional nets: every sample of digit K (default: the classes 0, 1, …, 9 in turn)",
     ).pipe(Flag.optional),
+    weights: weightsFlag.pipe(Flag.withDefault("average" as const)),
     out: outFlag("the output directory (default <run-dir>/sampled)"),
     force: forceFlag("overwrite the files of an existing output directory"),
   },
@@ -60,16 +74,17 @@ export const sampleCommand = Command.make(
     kind: "sample" as const,
     location: a.location,
     count: a.n,
-    langevinSteps: a.langevin,
+    langevinSteps: given(a.langevin),
     seed: a.seed,
     size: given(a.size),
     label: given(a.class),
+    weights: a.weights,
     outDir: given(a.out),
     force: a.force,
   })),
 ).pipe(
   Command.withDescription(
-    "Draw N samples from the generator, then K descriptor Langevin steps with --langevin K. Writes png/NNNNNN.png, grid.png and samples.npy (N×H×W[×C] float32 in [0, 1]).",
+    "Draw N samples from the generator (its moving average when the run kept one), then K descriptor Langevin steps (--langevin K; default the run's langevin.steps). Writes png/NNNNNN.png, grid.png and samples.npy (N×H×W[×C] float32 in [0, 1]).",
   ),
   Command.annotate(
     UsageHint,
@@ -96,8 +111,13 @@ export const sample = (o: SampleOptions) =>
             ? `--class must be a digit from 0 to ${CLASSES - 1}, got ${o.label}.`
             : `--class needs class-conditional nets (model.arch "mnistConditional"); this checkpoint's "${spec.model.arch}" nets take no class.`,
       })
-    const values = yield* withTrainedModels(run, o.backend, o.quiet, (models) =>
-      drawSamples(models, spec, o.count, o.langevinSteps, o.seed, image, o.label),
+    const values = yield* withTrainedModels(
+      run,
+      o.backend,
+      o.quiet,
+      (models) =>
+        drawSamples(models, spec, o.count, o.langevinSteps ?? spec.langevin.steps, o.seed, image, o.label),
+      o.weights,
     )
     const [h, w, c] = image
     const size = h * w * c

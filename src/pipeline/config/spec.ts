@@ -92,6 +92,16 @@ export const PipelineSpec = Schema.Struct({
   ),
   ...stageSections,
   generatorSigma: field(Positive, 0.3, "σ of the generator's noise ε (scales the teaching loss)"),
+  generatorAverage: section(
+    {
+      decay: field(
+        Probability,
+        0,
+        "β of θ̄ ← β_t·θ̄ + (1 − β_t)·θ after every step, β_t = min(β, (1 + t)/(10 + t)); 0: no average",
+      ),
+    },
+    "an exponential moving average of the generator's weights, kept in checkpoints; sample, evaluate, interpolate and complete use it by default",
+  ),
   optimizer: section(
     { descriptor: adam("descriptor", 0.007), generator: adam("generator", 0.0001) },
     "Adam for both nets",

@@ -7,6 +7,7 @@ import { foldIn, rootKey } from "../../models/random.js"
 import { Models, type ModelsShape } from "../../stages/models.js"
 import { netSpecsOf } from "../config/shapes.js"
 import type { PipelineSpec } from "../config/spec.js"
+import { startAverage } from "./generator-average.js"
 
 const adam = (o: PipelineSpec["optimizer"]["descriptor"]): tf.Optimizer =>
   tf.train.adam(o.learningRate, o.beta1, o.beta2, o.epsilon)
@@ -14,7 +15,7 @@ const adam = (o: PipelineSpec["optimizer"]["descriptor"]): tf.Optimizer =>
 export const buildModels = (spec: PipelineSpec): ModelsShape => {
   const key = foldIn(rootKey(spec.seed), "init")
   const { descriptor: descriptorSpec, generator: generatorSpec } = netSpecsOf(spec)
-  return {
+  const models: ModelsShape = {
     descriptor: {
       spec: descriptorSpec,
       params: initParams(descriptorSpec, foldIn(key, "descriptor"), "descriptor"),
@@ -27,6 +28,8 @@ export const buildModels = (spec: PipelineSpec): ModelsShape => {
     generatorOptimizer: adam(spec.optimizer.generator),
     state: new Map(),
   }
+  startAverage(spec, models)
+  return models
 }
 
 /** Sets both optimisers' learning rates to the spec's (a recovery from divergence lowers one). */

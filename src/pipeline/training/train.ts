@@ -29,6 +29,7 @@ import { OutputError } from "../errors.js"
 import type { ClassifierSource } from "../evaluation/mnist-classifier.js"
 import { acquireTrainingEvaluator, type TrainingEvaluator } from "../evaluation/training-evaluator.js"
 import * as ModelsLayer from "../nets/build.js"
+import { advanceAverage } from "../nets/generator-average.js"
 import { type LastFigures, lastFigures } from "../report/terminal-progress.js"
 import { acquireTrainingView } from "../report/training-view.js"
 import { restoreModels } from "../run-dir/checkpoint.js"
@@ -239,6 +240,7 @@ const trainOn = (
             Stream.mapEffect(writeBack),
             Stream.mapEffect(updateDescriptor),
             Stream.mapEffect(teach),
+            Stream.tap((record) => Effect.sync(() => advanceAverage(spec, models, record.iteration))),
             Stream.mapEffect((record) => Effect.map(stopwatch.lap, (ms): Finished => ({ record, ms }))),
             Stream.tap(writeMetrics(context)),
             Stream.tap(evaluateEvery(context, evaluator, stopwatch)),
