@@ -4,12 +4,14 @@
  * synthesis scores at that image size). Pixels are in [0, 1].
  *
  * - style distance: Gram matrices of the ReLU responses of a fixed, seeded bank
- *   of zero-mean random filters (blind to the mean, which has its own ratio), on an average-pooled pyramid (random single-layer
+ *   of zero-mean random filters, each divided by its trace (so blind to the
+ *   mean and to the contrast, which have their own ratios), on an average-pooled pyramid (random single-layer
  *   filters at several scales stand in for the VGG features of Gatys, Ecker &
  *   Bethge, "Texture synthesis using convolutional neural networks", NeurIPS
  *   2015; Ustyuzhaninov et al., "What does it take to generate natural
- *   textures?", ICLR 2017). Per scale ‖G(x) − G(e)‖_F / ‖G(e)‖_F with G = FᵀF / N
- *   over the N valid positions; the distance is the mean over scales.
+ *   textures?", ICLR 2017). Per scale ‖G(x) − G(e)‖_F / ‖G(e)‖_F with
+ *   G = FᵀF / tr(FᵀF) over the valid positions; the distance is the mean over
+ *   scales (1 for a flat image).
  * - patch SWD: the sliced Wasserstein distance (W1) between the distribution
  *   of the image's p x p patches and the exemplar's, along seeded random unit
  *   directions, on the same kind of pyramid (Rabin et al., "Wasserstein
@@ -59,7 +61,7 @@ export const textureQualityDefaults: TextureQualityOptions = {
 export type Shape3 = readonly [number, number, number]
 
 export interface TextureScores {
-  /** mean over style scales of ‖G(x) − G(e)‖_F / ‖G(e)‖_F */
+  /** mean over style scales of ‖G(x) − G(e)‖_F / ‖G(e)‖_F (trace-normalised Grams) */
   readonly style: number
   /** mean over patch scales of the sliced W1 between patch distributions (pixel units, [0, 1] scale) */
   readonly swd: number
@@ -121,17 +123,28 @@ const unitFilters = (key: number, k: number, c: number, n: number, zeroMean = fa
     return tf.div(w, tf.sqrt(tf.sum(tf.square(w), [0, 1, 2], true))) as tf.Tensor4D
   })
 
+/** Response energy per position below which an image counts as flat (float32 round-off of a constant). */
+const FLAT_ENERGY = 1e-10
+
 const pooled = (x: tf.Tensor4D, factor: number): tf.Tensor4D =>
   factor === 1 ? x : tf.avgPool(x, factor, factor, "valid")
 
-/** Gram matrix of the ReLU responses of the scale's filter bank, over valid positions: [filters, filters]. */
+/**
+ * Gram matrix of the ReLU responses of the scale's filter bank over valid
+ * positions, divided by its trace (the responses' total energy): [filters,
+ * filters]. A flat image (no response) gives zeros.
+ */
 const gramOf = (x: tf.Tensor4D, scaleIndex: number, o: TextureQualityOptions): tf.Tensor2D =>
   tf.tidy(() => {
     const c = x.shape[3]
     const bank = unitFilters(foldIn(rootKey(o.seed), "style", scaleIndex, c), o.filterSize, c, o.filters, true)
     const responses = tf.relu(tf.conv2d(pooled(x, o.styleScales[scaleIndex] as number), bank, 1, "valid"))
     const f = tf.reshape(responses, [-1, o.filters]) as tf.Tensor2D
-    return tf.div(tf.matMul(f, f, true, false), f.shape[0]) as tf.Tensor2D
+    const gram = tf.matMul(f, f, true, false)
+    const energy = tf.sum(tf.square(f))
+    // below float round-off (a flat image through zero-mean filters): no response
+    const responds = tf.greater(energy, FLAT_ENERGY * (f.shape[0] as number))
+    return tf.where(responds, tf.div(gram, tf.maximum(energy, 1e-30)), tf.zerosLike(gram)) as tf.Tensor2D
   })
 
 /** Sorted projections of every valid patch, subsampled at `quantiles` evenly spaced ranks: [projections * quantiles]. */
