@@ -10,12 +10,12 @@
  * The exemplar is read as the texture loader reads it (resized by --scale,
  * min-max scaled as a whole), then mapped to [0, 1]. Inputs: .npy arrays of
  * N×H×W or N×H×W×C values in [0, 1] (as `sample` writes), or PNG/JPEG files
- * (one image each, [0, 255] → [0, 1]). --controls SIZE adds rows for uniform
- * noise, a flat image at the exemplar's mean, and a pure-noise-free baseline.
+ * (one image each, [0, 255] → [0, 1]). --controls SIZE adds rows for other
+ * crops of the exemplar, uniform noise and a flat image at the exemplar's mean.
+ * "x floor" is the worst pyramid level's distance over the floor's there.
  */
 import { readFileSync, writeFileSync } from "node:fs"
 import { parseArgs } from "node:util"
-import sharp from "sharp"
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -31,7 +31,9 @@ const { values: args, positionals } = parseArgs({
   },
 })
 if (args.exemplar === undefined) {
-  console.error("usage: node scripts/texture-quality.mjs --exemplar FILE [--scale S] [--channels 1|3] inputs...")
+  console.error(
+    "usage: node scripts/texture-quality.mjs --exemplar FILE [--scale S] [--channels 1|3] inputs...",
+  )
   process.exit(2)
 }
 
@@ -65,7 +67,11 @@ const readInput = async (file) => {
   if (file.toLowerCase().endsWith(".npy")) {
     const a = decodeNpy(readFileSync(file))
     const [n, h, w, c = 1] = a.shape
-    return { images: Float32Array.from(a.values, (v) => Math.min(1, Math.max(0, v))), count: n, shape: [h, w, c] }
+    return {
+      images: Float32Array.from(a.values, (v) => Math.min(1, Math.max(0, v))),
+      count: n,
+      shape: [h, w, c],
+    }
   }
   const img = await decodeImage(file, { channels })
   return {
@@ -79,7 +85,7 @@ const rows = []
 const add = (name, set) => {
   const report = q.scoreTextures(ref, set.images, set.count, set.shape)
   const floor = floorAt(set.shape[0])
-  rows.push({ name, count: set.count, side: set.shape[0], report, floor: floor.mean })
+  rows.push({ name, count: set.count, side: set.shape[0], report, over: q.overFloor(report.mean, floor.mean) })
 }
 
 for (const file of positionals) add(file, await readInput(file))
@@ -111,7 +117,7 @@ const table = [
   ),
   ...rows.map(
     (r) =>
-      `| ${r.name} | ${r.count} | ${r.side} | ${f(r.report.mean.style)} ± ${f(r.report.spread.style)} (${f(r.report.mean.style / r.floor.style, 2)}x) | ${f(r.report.mean.swd, 4)} ± ${f(r.report.spread.swd, 4)} (${f(r.report.mean.swd / r.floor.swd, 2)}x) | ${f(r.report.mean.meanRatio, 2)} | ${f(r.report.mean.contrastRatio, 2)} |`,
+      `| ${r.name} | ${r.count} | ${r.side} | ${f(r.report.mean.style)} ± ${f(r.report.spread.style)} (${f(r.over.style, 2)}x) | ${f(r.report.mean.swd, 4)} ± ${f(r.report.spread.swd, 4)} (${f(r.over.swd, 2)}x) | ${f(r.report.mean.meanRatio, 2)} | ${f(r.report.mean.contrastRatio, 2)} |`,
   ),
 ]
 if (!args.quiet) {
@@ -127,14 +133,16 @@ if (args.json !== undefined)
         exemplar: args.exemplar,
         scale: Number(args.scale),
         channels,
-        floors: Object.fromEntries([...floors.entries()].map(([k, v]) => [k, { mean: v.mean, spread: v.spread }])),
+        floors: Object.fromEntries(
+          [...floors.entries()].map(([k, v]) => [k, { mean: v.mean, spread: v.spread }]),
+        ),
         rows: rows.map((r) => ({
           name: r.name,
           count: r.count,
           side: r.side,
           mean: r.report.mean,
           spread: r.report.spread,
-          overFloor: q.overFloor(r.report.mean, r.floor),
+          overFloor: r.over,
         })),
       },
       null,

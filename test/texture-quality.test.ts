@@ -1,9 +1,9 @@
 /**
  * The texture quality measure on images whose answer is known: the exemplar
  * itself scores 0, other crops of it score near the floor, noise and flat
- * images far from it; a brightness offset leaves the style distance unchanged
- * and moves every patch quantile by the same amount; determinism, bad shapes,
- * no leaked tensors.
+ * images far from it; a brightness offset changes neither distance and a
+ * contrast change only the SWD, in proportion; determinism, bad shapes, no
+ * leaked tensors.
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -12,9 +12,9 @@ import {
   exemplarCrops,
   minimumSide,
   overFloor,
+  type Shape3,
   scoreImage,
   scoreTextures,
-  type Shape3,
   textureFloor,
   textureQualityDefaults,
   textureReference,
@@ -78,7 +78,7 @@ describe("texture quality", () => {
     const flat = new Float32Array(SIDE * SIDE).fill(ref.pixelMean)
     for (const image of [noise, flat]) {
       const far = overFloor(scoreImage(ref, image, [SIDE, SIDE, 1]), floor.mean)
-      expect(far.style).toBeGreaterThan(2)
+      expect(far.style).toBeGreaterThan(3)
       expect(far.swd).toBeGreaterThan(3)
     }
     const flatScores = scoreImage(ref, flat, [SIDE, SIDE, 1])
@@ -88,18 +88,43 @@ describe("texture quality", () => {
     expect(flatScores.meanRatio).toBeCloseTo(1, 5)
   })
 
-  it("ignores a brightness offset in the style distance and shifts every patch quantile linearly", () => {
+  it("ignores a brightness offset, and a contrast change moves only the SWD, in proportion", () => {
     const ref = textureReference(exemplar, exemplarShape)
-    const shifted = (c: number) => exemplar.map((v) => v + c)
-    const one = scoreImage(ref, shifted(0.05), exemplarShape)
-    const two = scoreImage(ref, shifted(0.1), exemplarShape)
-    expect(one.style).toBeLessThan(1e-4)
-    expect(two.style).toBeLessThan(1e-4)
-    // every patch projection moves by c·Σw: the W1 of every direction doubles with c
-    expect(one.swd).toBeGreaterThan(0.01)
-    expect(two.swd / one.swd).toBeCloseTo(2, 3)
-    expect(one.meanRatio).toBeCloseTo((ref.pixelMean + 0.05) / ref.pixelMean, 4)
-    expect(one.contrastRatio).toBeCloseTo(1, 4)
+    const offset = scoreImage(
+      ref,
+      exemplar.map((v) => v + 0.05),
+      exemplarShape,
+    )
+    expect(offset.style).toBeLessThan(1e-4)
+    expect(offset.swd).toBeLessThan(1e-4)
+    expect(offset.meanRatio).toBeCloseTo((ref.pixelMean + 0.05) / ref.pixelMean, 4)
+    // x → kx: ReLU responses scale by k (trace-normalised Grams do not move) and every
+    // patch projection by k, so each direction's W1 is |k − 1| times its mean |quantile|
+    const scaled = (k: number) => scoreImage(ref, exemplar.map((v) => k * v), exemplarShape)
+    const [a, b] = [scaled(1.1), scaled(1.2)]
+    expect(a.style).toBeLessThan(1e-4)
+    expect(b.style).toBeLessThan(1e-4)
+    expect(a.swd).toBeGreaterThan(0.001)
+    expect(b.swd / a.swd).toBeCloseTo(2, 3)
+    expect(a.contrastRatio).toBeCloseTo(1.1, 4)
+  })
+
+  it("compares with the floor level by level and takes the worst level", () => {
+    const floor = {
+      style: 0.2,
+      swd: 0.02,
+      styleByScale: [0.1, 0.3],
+      swdByScale: [0.01, 0.03],
+      meanRatio: 1,
+      contrastRatio: 1,
+    }
+    const scores = { ...floor, style: 0.35, swd: 0.03, styleByScale: [0.4, 0.3], swdByScale: [0.015, 0.045] }
+    expect(overFloor(scores, floor)).toEqual({
+      style: 4,
+      swd: 1.5,
+      styleByScale: [4, 1],
+      swdByScale: [1.5, 1.5],
+    })
   })
 
   it("scores colour images channel-aware: swapping channels is seen", () => {

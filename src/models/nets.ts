@@ -160,6 +160,48 @@ export const cifar32: Architecture = {
 /** Each of the texture generator's layers doubles the side: the latent map is the image side / 2^layers. */
 export const textureUpsampling = (o: ModelOptions): number => 2 ** (o.generatorChannels.length + 1)
 
+/** The official texture descriptor: 15x15 s3, 9x9 s1, 7x7 s1 convs with ReLU, no fc layer. */
+const textureDescriptor = (o: ModelOptions, image: ImageShape): NetSpec => ({
+  inputShape: [...image],
+  layers: [
+    conv("conv1", 15, 3, "same", o.descriptorChannels[0] as number, "relu"),
+    conv("conv2", 9, 1, "same", o.descriptorChannels[1] as number, "relu"),
+    conv("conv3", 7, 1, "same", o.descriptorChannels[2] as number, "relu"),
+  ],
+})
+
+type Upsampler = "deconv5" | "deconv4" | "resize3"
+
+/** Latent map (h/2^L)x(w/2^L)xzDim → L doubling layers → h x w x c, tanh at the last. */
+const textureGenerator = (o: ModelOptions, image: ImageShape, how: Upsampler): NetSpec => {
+  const factor = textureUpsampling(o)
+  const [h, w, c] = image
+  if (h % factor !== 0 || w % factor !== 0)
+    throw new Error(`texture generator: image ${h}x${w} is not a multiple of ${factor}`)
+  const size = (scale: number): readonly [number, number] => [(h / factor) * scale, (w / factor) * scale]
+  const widths = [...o.generatorChannels, c]
+  const layers = widths.flatMap((width, i) => {
+    const last = i === widths.length - 1
+    const activation = last ? ("tanh" as const) : ("leakyRelu" as const)
+    const name = `deconv${i + 1}`
+    if (how === "resize3")
+      return [
+        {
+          kind: "upsample" as const,
+          name: `up${i + 1}`,
+          factor: 2,
+          filters: i === 0 ? o.zDim : (widths[i - 1] as number),
+        },
+        { ...convTranspose(name, 3, 1, "same", width, 0, !last, activation), outSize: size(2 ** (i + 1)) },
+      ]
+    const kernel = how === "deconv4" ? 4 : 5
+    return [
+      { ...convTranspose(name, kernel, 2, "same", width, 0, !last, activation), outSize: size(2 ** (i + 1)) },
+    ]
+  })
+  return { inputShape: [h / factor, w / factor, o.zDim], layers }
+}
+
 /**
  * Texture synthesis from one image (the 3-layer net of Xie et al., "A Theory of Generative ConvNet",
  * ICML 2016, as drafted in zilongzheng/CoopNets' early history).
@@ -174,38 +216,18 @@ export const texture: Architecture = {
   imageShape: [64, 64, 1],
   widths: { descriptor: 3 },
   fullyConvolutional: true,
-  descriptor: (o, image = [64, 64, 1]) => ({
-    inputShape: [...image],
-    layers: [
-      conv("conv1", 15, 3, "same", o.descriptorChannels[0] as number, "relu"),
-      conv("conv2", 9, 1, "same", o.descriptorChannels[1] as number, "relu"),
-      conv("conv3", 7, 1, "same", o.descriptorChannels[2] as number, "relu"),
-    ],
-  }),
-  generator: (o, image = [64, 64, 1]) => {
-    const factor = textureUpsampling(o)
-    const [h, w, c] = image
-    if (h % factor !== 0 || w % factor !== 0)
-      throw new Error(`texture generator: image ${h}x${w} is not a multiple of ${factor}`)
-    const size = (scale: number): readonly [number, number] => [(h / factor) * scale, (w / factor) * scale]
-    const layers = [...o.generatorChannels, c].map(
-      (width, i): ConvTransposeLayer => ({
-        ...convTranspose(
-          `deconv${i + 1}`,
-          5,
-          2,
-          "same",
-          width,
-          0,
-          i < o.generatorChannels.length,
-          "leakyRelu",
-        ),
-        outSize: size(2 ** (i + 1)),
-        ...(i === o.generatorChannels.length ? { activation: "tanh" as const } : {}),
-      }),
-    )
-    return { inputShape: [h / factor, w / factor, o.zDim], layers }
-  },
+  descriptor: (o, image = [64, 64, 1]) => textureDescriptor(o, image),
+  generator: (o, image = [64, 64, 1]) => textureGenerator(o, image, "deconv5"),
+}
+
+export const textureK4: Architecture = {
+  ...texture,
+  generator: (o, image = [64, 64, 1]) => textureGenerator(o, image, "deconv4"),
+}
+
+export const textureUp: Architecture = {
+  ...texture,
+  generator: (o, image = [64, 64, 1]) => textureGenerator(o, image, "resize3"),
 }
 
 /** Classes of a conditional net (MNIST digits). */
@@ -258,5 +280,7 @@ export const architectures = {
   object64,
   cifar32,
   texture,
+  textureK4,
+  textureUp,
 } as const satisfies Record<string, Architecture>
 export type ArchitectureName = keyof typeof architectures

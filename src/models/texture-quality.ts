@@ -13,16 +13,18 @@
  *   G = FᵀF / tr(FᵀF) over the valid positions; the distance is the mean over
  *   scales (1 for a flat image).
  * - patch SWD: the sliced Wasserstein distance (W1) between the distribution
- *   of the image's p x p patches and the exemplar's, along seeded random unit
- *   directions, on the same kind of pyramid (Rabin et al., "Wasserstein
+ *   of the image's p x p patches and the exemplar's, along seeded random
+ *   zero-mean unit directions (blind to a brightness offset), on the same kind of pyramid (Rabin et al., "Wasserstein
  *   barycenter and its application to texture mixing", SSVM 2011; Karras et
  *   al., ICLR 2018, compare patch distributions this way). Each direction's
  *   W1 is approximated on `quantiles` evenly spaced quantiles.
  * - mean ratio and contrast ratio: the image's pixel mean and standard
  *   deviation over the exemplar's.
  *
- * Every number is computed per image and averaged over the images. Plain
- * tfjs: no tensors outlive a call.
+ * Every number is computed per image and averaged over the images. Against
+ * the floor, each distance is compared level by level and the worst level
+ * counts (`overFloor`): a texture has to match at every scale. Plain tfjs: no
+ * tensors outlive a call.
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { foldIn, normals, rootKey, uniforms } from "./random.js"
@@ -98,10 +100,7 @@ export interface TextureReference {
 
 /** The smallest image side every pyramid level can take (a pooled image must hold one whole filter or patch). */
 export const minimumSide = (o: TextureQualityOptions): number =>
-  Math.max(
-    ...o.styleScales.map((s) => s * o.filterSize),
-    ...o.patchScales.map((s) => s * o.patchSize),
-  )
+  Math.max(...o.styleScales.map((s) => s * o.filterSize), ...o.patchScales.map((s) => s * o.patchSize))
 
 const checkImage = (shape: Shape3, o: TextureQualityOptions, what: string): void => {
   const [h, w] = shape
@@ -137,7 +136,13 @@ const pooled = (x: tf.Tensor4D, factor: number): tf.Tensor4D =>
 const gramOf = (x: tf.Tensor4D, scaleIndex: number, o: TextureQualityOptions): tf.Tensor2D =>
   tf.tidy(() => {
     const c = x.shape[3]
-    const bank = unitFilters(foldIn(rootKey(o.seed), "style", scaleIndex, c), o.filterSize, c, o.filters, true)
+    const bank = unitFilters(
+      foldIn(rootKey(o.seed), "style", scaleIndex, c),
+      o.filterSize,
+      c,
+      o.filters,
+      true,
+    )
     const responses = tf.relu(tf.conv2d(pooled(x, o.styleScales[scaleIndex] as number), bank, 1, "valid"))
     const f = tf.reshape(responses, [-1, o.filters]) as tf.Tensor2D
     const gram = tf.matMul(f, f, true, false)
@@ -156,6 +161,7 @@ const patchQuantiles = (x: tf.Tensor4D, scaleIndex: number, o: TextureQualityOpt
       o.patchSize,
       c,
       o.projections,
+      true,
     )
     const p = tf.conv2d(pooled(x, o.patchScales[scaleIndex] as number), directions, 1, "valid")
     return tf.transpose(tf.reshape(p, [-1, o.projections]))
@@ -270,9 +276,13 @@ export const scoreTextures = (
 ): TextureReport => {
   const size = shape[0] * shape[1] * shape[2]
   if (count < 1 || images.length !== count * size)
-    throw new RangeError(`expected ${count} images of ${shape.join("x")} (${count * size} values), got ${images.length}`)
+    throw new RangeError(
+      `expected ${count} images of ${shape.join("x")} (${count * size} values), got ${images.length}`,
+    )
   return summarise(
-    Array.from({ length: count }, (_, i) => scoreImage(ref, images.subarray(i * size, (i + 1) * size), shape)),
+    Array.from({ length: count }, (_, i) =>
+      scoreImage(ref, images.subarray(i * size, (i + 1) * size), shape),
+    ),
   )
 }
 
@@ -280,7 +290,9 @@ export const scoreTextures = (
 export const exemplarCrops = (ref: TextureReference, side: number, count: number): Float32Array => {
   const [h, w, c] = ref.shape
   if (side > h || side > w)
-    throw new RangeError(`a ${side}x${side} crop does not fit in the ${h}x${w} exemplar; sample at most ${Math.min(h, w)}`)
+    throw new RangeError(
+      `a ${side}x${side} crop does not fit in the ${h}x${w} exemplar; sample at most ${Math.min(h, w)}`,
+    )
   const corners = uniforms(foldIn(rootKey(ref.options.seed), "floor", side), 2 * count)
   const out = new Float32Array(count * side * side * c)
   for (let k = 0; k < count; k++) {
@@ -298,11 +310,23 @@ export const exemplarCrops = (ref: TextureReference, side: number, count: number
 export const textureFloor = (ref: TextureReference, side: number, count = 16): TextureReport =>
   scoreTextures(ref, exemplarCrops(ref, side, count), count, [side, side, ref.shape[2]])
 
-/** Each distance over the floor's (1 = as good as the exemplar's own crops). */
-export const overFloor = (
-  scores: TextureScores,
-  floor: TextureScores,
-): { readonly style: number; readonly swd: number } => ({
-  style: scores.style / floor.style,
-  swd: scores.swd / floor.swd,
-})
+export interface OverFloor {
+  /** the largest over the style levels of the level's distance over the floor's */
+  readonly style: number
+  /** the largest over the patch levels of the level's SWD over the floor's */
+  readonly swd: number
+  readonly styleByScale: ReadonlyArray<number>
+  readonly swdByScale: ReadonlyArray<number>
+}
+
+/**
+ * Each distance over the floor's, level by level (1: as good as the
+ * exemplar's own crops); `style` and `swd` are the worst levels.
+ */
+export const overFloor = (scores: TextureScores, floor: TextureScores): OverFloor => {
+  const ratios = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) =>
+    a.map((v, i) => v / Math.max(b[i] as number, 1e-12))
+  const styleByScale = ratios(scores.styleByScale, floor.styleByScale)
+  const swdByScale = ratios(scores.swdByScale, floor.swdByScale)
+  return { style: Math.max(...styleByScale), swd: Math.max(...swdByScale), styleByScale, swdByScale }
+}
