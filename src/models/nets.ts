@@ -161,12 +161,12 @@ export const cifar32: Architecture = {
 export const textureUpsampling = (o: ModelOptions): number => 2 ** (o.generatorChannels.length + 1)
 
 /** The official texture descriptor: 15x15 s3, 9x9 s1, 7x7 s1 convs with ReLU, no fc layer. */
-const textureDescriptor = (o: ModelOptions, image: ImageShape): NetSpec => ({
+const textureDescriptor = (o: ModelOptions, image: ImageShape, activation: Activation = "relu"): NetSpec => ({
   inputShape: [...image],
   layers: [
-    conv("conv1", 15, 3, "same", o.descriptorChannels[0] as number, "relu"),
-    conv("conv2", 9, 1, "same", o.descriptorChannels[1] as number, "relu"),
-    conv("conv3", 7, 1, "same", o.descriptorChannels[2] as number, "relu"),
+    conv("conv1", 15, 3, "same", o.descriptorChannels[0] as number, activation),
+    conv("conv2", 9, 1, "same", o.descriptorChannels[1] as number, activation),
+    conv("conv3", 7, 1, "same", o.descriptorChannels[2] as number, activation),
   ],
 })
 
@@ -230,6 +230,11 @@ export const textureUp: Architecture = {
   generator: (o, image = [64, 64, 1]) => textureGenerator(o, image, "resize3"),
 }
 
+export const textureUpLeaky: Architecture = {
+  ...textureUp,
+  descriptor: (o, image = [64, 64, 1]) => textureDescriptor(o, image, "leakyRelu"),
+}
+
 /** Classes of a conditional net (MNIST digits). */
 export const CLASSES = 10
 
@@ -282,5 +287,6 @@ export const architectures = {
   texture,
   textureK4,
   textureUp,
+  textureUpLeaky,
 } as const satisfies Record<string, Architecture>
 export type ArchitectureName = keyof typeof architectures
