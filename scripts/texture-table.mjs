@@ -50,7 +50,7 @@ const q = await import("../dist/models/texture-quality.js")
 const { langevinRevise } = await import("../dist/models/coopnets.js")
 const { foldIn, normalTensor, rootKey } = await import("../dist/models/random.js")
 const { decodeImage } = await import("../dist/pipeline/data/decode.js")
-const { drawSamples } = await import("../dist/pipeline/commands/sample.js")
+const { drawSamples } = await import("../dist/pipeline/nets/draw.js")
 const { netSpecsOf } = await import("../dist/pipeline/config/shapes.js")
 const { openTrainedRun, withTrainedModels } = await import("../dist/pipeline/nets/trained.js")
 

@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { beforeAll, describe, expect, it } from "vitest"
-import { foldIn, rootKey, uniforms } from "../src/models/random.js"
+import { foldIn, rootKey, uniforms } from "../../src/models/random.js"
 import {
   exemplarCrops,
   minimumSide,
@@ -18,8 +18,8 @@ import {
   textureFloor,
   textureQualityDefaults,
   textureReference,
-} from "../src/models/texture-quality.js"
-import { useTestBackend } from "./support.js"
+} from "../../src/models/texture-quality.js"
+import { useTestBackend } from "../support.js"
 
 beforeAll(async () => {
   await useTestBackend()
