@@ -100,7 +100,12 @@ describe("texture quality", () => {
     expect(offset.meanRatio).toBeCloseTo((ref.pixelMean + 0.05) / ref.pixelMean, 4)
     // x → kx: ReLU responses scale by k (trace-normalised Grams do not move) and every
     // patch projection by k, so each direction's W1 is |k − 1| times its mean |quantile|
-    const scaled = (k: number) => scoreImage(ref, exemplar.map((v) => k * v), exemplarShape)
+    const scaled = (k: number) =>
+      scoreImage(
+        ref,
+        exemplar.map((v) => k * v),
+        exemplarShape,
+      )
     const [a, b] = [scaled(1.1), scaled(1.2)]
     expect(a.style).toBeLessThan(1e-4)
     expect(b.style).toBeLessThan(1e-4)
