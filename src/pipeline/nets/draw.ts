@@ -109,7 +109,7 @@ export const sampleShape = (
     ? Effect.succeed([size, size, image[2]] as const)
     : Effect.fail(
         new UsageError({
-          message: `--size must be a multiple of ${factor} for this texture generator (each of its ${spec.model.generatorChannels.length + 1} transposed convs doubles the side), got ${size}.`,
+          message: `--size must be a multiple of ${factor} for this texture generator (each of its ${spec.model.generatorChannels.length + 1} upsampling layers doubles the side), got ${size}.`,
         }),
       )
 }
