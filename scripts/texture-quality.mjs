@@ -85,7 +85,13 @@ const rows = []
 const add = (name, set) => {
   const report = q.scoreTextures(ref, set.images, set.count, set.shape)
   const floor = floorAt(set.shape[0])
-  rows.push({ name, count: set.count, side: set.shape[0], report, over: q.overFloor(report.mean, floor.mean) })
+  rows.push({
+    name,
+    count: set.count,
+    side: set.shape[0],
+    report,
+    over: q.overFloor(report.mean, floor.mean),
+  })
 }
 
 for (const file of positionals) add(file, await readInput(file))

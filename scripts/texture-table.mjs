@@ -22,7 +22,6 @@ import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { NodeServices } from "@effect/platform-node"
-import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import sharp from "sharp"
 
@@ -47,11 +46,8 @@ if (runs.length === 0) {
 }
 
 const q = await import("../dist/models/texture-quality.js")
-const { langevinRevise } = await import("../dist/models/coopnets.js")
-const { foldIn, normalTensor, rootKey } = await import("../dist/models/random.js")
 const { decodeImage } = await import("../dist/pipeline/data/decode.js")
-const { drawSamples } = await import("../dist/pipeline/nets/draw.js")
-const { netSpecsOf } = await import("../dist/pipeline/config/shapes.js")
+const { drawFromNoise, drawSamples } = await import("../dist/pipeline/nets/draw.js")
 const { openTrainedRun, withTrainedModels } = await import("../dist/pipeline/nets/trained.js")
 
 const count = Number(args.n)
@@ -59,17 +55,10 @@ const seed = Number(args.seed)
 
 /** count samples of side x side, pixels in [-1, 1], started as the run's chains start. */
 const synthesise = (models, spec, side, how) => {
-  const c = spec.data.channels
-  const image = [side, side, c]
+  const image = [side, side, spec.data.channels]
   if (how === "generator") return drawSamples(models, spec, count, spec.langevin.steps, seed, image)
-  const steps = how === "noise" ? spec.langevin.steps : Number(args["persistent-steps"])
-  const descriptor = { spec: netSpecsOf(spec, image).descriptor, params: models.descriptor.params }
-  const key = foldIn(rootKey(seed), "texture-table", side)
-  return tf.tidy(() => {
-    const x0 = normalTensor(foldIn(key, "start"), [count, ...image], spec.langevin.refSigma)
-    const { revised } = langevinRevise(descriptor, x0, { ...spec.langevin, steps }, foldIn(key, "revise"))
-    return revised.dataSync().slice()
-  })
+  const steps = how === "persistent" ? Number(args["persistent-steps"]) : spec.langevin.steps
+  return drawFromNoise(models, spec, count, steps, seed, image)
 }
 
 const exemplars = new Map()
