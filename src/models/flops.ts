@@ -12,6 +12,7 @@ const conv = (
   cin: number,
 ): { macs: number; out: [number, number] } => {
   if (layer.kind === "concatLabels") return { macs: 0, out: [...inSize] }
+  if (layer.kind === "upsample") return { macs: 0, out: [inSize[0] * layer.factor, inSize[1] * layer.factor] }
   const k = layer.kernel
   if (layer.kind === "convTranspose")
     // every input pixel scatters a k×k×cout patch

@@ -53,7 +53,21 @@ export interface ConcatLabelsLayer {
   readonly filters: number
 }
 
-export type Layer = ConvLayer | ConvTransposeLayer | ConcatLabelsLayer
+/**
+ * Nearest-neighbour upsampling by `factor` (each pixel becomes a factor x
+ * factor block); followed by a stride-1 convolution it is the "resize-convolution"
+ * that, unlike a strided transposed convolution, makes no checkerboard
+ * (Odena, Dumoulin & Olah, "Deconvolution and checkerboard artifacts", Distill 2016).
+ * No parameters; `filters` is the channel count it passes through.
+ */
+export interface UpsampleLayer {
+  readonly kind: "upsample"
+  readonly name: string
+  readonly factor: number
+  readonly filters: number
+}
+
+export type Layer = ConvLayer | ConvTransposeLayer | ConcatLabelsLayer | UpsampleLayer
 
 export interface NetSpec {
   /** Shape of one input example, e.g. [28, 28, 1] or [1, 1, 100]. */
@@ -85,7 +99,7 @@ const channelsOf = (spec: NetSpec, index: number): number =>
  */
 export const paramSpecs = (spec: NetSpec): ReadonlyArray<ParamSpec> =>
   spec.layers.flatMap((layer, i): ReadonlyArray<ParamSpec> => {
-    if (layer.kind === "concatLabels") return []
+    if (layer.kind === "concatLabels" || layer.kind === "upsample") return []
     const cin = channelsOf(spec, i)
     const k = layer.kernel
     if (layer.kind === "conv")
@@ -138,6 +152,10 @@ export const concatLabels = (
 
 const applyLayer = (params: Params, x: tf.Tensor4D, layer: Layer, labels?: tf.Tensor): tf.Tensor4D => {
   if (layer.kind === "concatLabels") return concatLabels(x, layer, labels)
+  if (layer.kind === "upsample") {
+    const [, h, wd] = x.shape
+    return tf.image.resizeNearestNeighbor(x, [h * layer.factor, wd * layer.factor])
+  }
   const w = param(params, `${layer.name}/w`)
   const s = layer.stride
   if (layer.kind === "conv") {

@@ -8,6 +8,7 @@ import type {
   ConcatLabelsLayer,
   ConvLayer,
   ConvTransposeLayer,
+  Layer,
   NetSpec,
   Padding,
 } from "./layers.js"
@@ -160,53 +161,83 @@ export const cifar32: Architecture = {
 /** Each of the texture generator's layers doubles the side: the latent map is the image side / 2^layers. */
 export const textureUpsampling = (o: ModelOptions): number => 2 ** (o.generatorChannels.length + 1)
 
+/** The official texture descriptor: 15x15 s3, 9x9 s1, 7x7 s1 convs with ReLU, no fc layer. */
+const textureDescriptor = (o: ModelOptions, image: ImageShape, activation: Activation = "relu"): NetSpec => ({
+  inputShape: [...image],
+  layers: [
+    conv("conv1", 15, 3, "same", o.descriptorChannels[0] as number, activation),
+    conv("conv2", 9, 1, "same", o.descriptorChannels[1] as number, activation),
+    conv("conv3", 7, 1, "same", o.descriptorChannels[2] as number, activation),
+  ],
+})
+
+type Upsampler = "transposed5" | "resize3"
+
 /**
- * Texture synthesis from one image (the 3-layer net of Xie et al., "A Theory of Generative ConvNet",
- * ICML 2016, as drafted in zilongzheng/CoopNets' early history).
- * Fully convolutional, so one set of weights serves every image size.
- * Descriptor: 15x15 s3, 9x9 s1, 7x7 s1 convs with ReLU (official widths 100,
- * 70, 30); no fc layer: f(X) sums the last map over positions and channels.
- * Generator: z is a (h/2^L)x(w/2^L)xzDim latent map (official zDim 1); L 5x5
- * stride-2 transposed convs each double the side (official widths 512, 256,
- * 128, 64, so L = 5: a 7x7 map gives 224x224), tanh at the last.
+ * Latent map (h/2^L)x(w/2^L)xzDim → L doubling layers → h x w x c, batch norm
+ * and leaky ReLU after each hidden layer, tanh at the last. `transposed5`: 5x5
+ * stride-2 transposed convolutions (the official draft); `resize3`:
+ * nearest-neighbour x2 then a 3x3 stride-1 convolution (a stride-1 transposed
+ * convolution: the same thing with its kernel flipped), which cannot make the
+ * checkerboard of a stride-2 kernel whose size the stride does not divide
+ * (Odena, Dumoulin & Olah, "Deconvolution and checkerboard artifacts", Distill 2016).
+ */
+const textureGenerator = (o: ModelOptions, image: ImageShape, how: Upsampler): NetSpec => {
+  const factor = textureUpsampling(o)
+  const [h, w, c] = image
+  if (h % factor !== 0 || w % factor !== 0)
+    throw new Error(`texture generator: image ${h}x${w} is not a multiple of ${factor}`)
+  const size = (scale: number): readonly [number, number] => [(h / factor) * scale, (w / factor) * scale]
+  const widths = [...o.generatorChannels, c]
+  const layers = widths.flatMap((width, i): ReadonlyArray<Layer> => {
+    const last = i === widths.length - 1
+    const activation = last ? "tanh" : "leakyRelu"
+    const name = `deconv${i + 1}`
+    if (how === "transposed5")
+      return [
+        { ...convTranspose(name, 5, 2, "same", width, 0, !last, activation), outSize: size(2 ** (i + 1)) },
+      ]
+    const before = i === 0 ? o.zDim : (widths[i - 1] as number)
+    return [
+      { kind: "upsample", name: `up${i + 1}`, factor: 2, filters: before },
+      { ...convTranspose(name, 3, 1, "same", width, 0, !last, activation), outSize: size(2 ** (i + 1)) },
+    ]
+  })
+  return { inputShape: [h / factor, w / factor, o.zDim], layers }
+}
+
+/**
+ * Texture synthesis from one image (Exp 1), fully convolutional: one set of
+ * weights serves every image size. Descriptor: the official texture net
+ * (FACTS.md section 5, the 2016 texture net) — 15x15 s3, 9x9 s1, 7x7 s1 convs
+ * (official widths 100, 70, 30), no fc layer: f(X) sums the last map over
+ * positions and channels — with leaky ReLU (slope 0.2) instead of ReLU, so
+ * that no unit of the last map can die (a descriptor whose last ReLUs are all
+ * off has f ≡ 0: Langevin then only shrinks the chains to grey). Generator: z
+ * is a (h/2^L)x(w/2^L)xzDim latent map; L resize-convolution layers each
+ * double the side (no checkerboard), tanh at the last.
  */
 export const texture: Architecture = {
   imageShape: [64, 64, 1],
   widths: { descriptor: 3 },
   fullyConvolutional: true,
-  descriptor: (o, image = [64, 64, 1]) => ({
-    inputShape: [...image],
-    layers: [
-      conv("conv1", 15, 3, "same", o.descriptorChannels[0] as number, "relu"),
-      conv("conv2", 9, 1, "same", o.descriptorChannels[1] as number, "relu"),
-      conv("conv3", 7, 1, "same", o.descriptorChannels[2] as number, "relu"),
-    ],
-  }),
-  generator: (o, image = [64, 64, 1]) => {
-    const factor = textureUpsampling(o)
-    const [h, w, c] = image
-    if (h % factor !== 0 || w % factor !== 0)
-      throw new Error(`texture generator: image ${h}x${w} is not a multiple of ${factor}`)
-    const size = (scale: number): readonly [number, number] => [(h / factor) * scale, (w / factor) * scale]
-    const layers = [...o.generatorChannels, c].map(
-      (width, i): ConvTransposeLayer => ({
-        ...convTranspose(
-          `deconv${i + 1}`,
-          5,
-          2,
-          "same",
-          width,
-          0,
-          i < o.generatorChannels.length,
-          "leakyRelu",
-        ),
-        outSize: size(2 ** (i + 1)),
-        ...(i === o.generatorChannels.length ? { activation: "tanh" as const } : {}),
-      }),
-    )
-    return { inputShape: [h / factor, w / factor, o.zDim], layers }
-  },
+  descriptor: (o, image = [64, 64, 1]) => textureDescriptor(o, image, "leakyRelu"),
+  generator: (o, image = [64, 64, 1]) => textureGenerator(o, image, "resize3"),
 }
+
+/**
+ * The texture nets as the official draft has them: ReLU descriptor, 5x5
+ * stride-2 transposed convolutions in the generator (official widths 512,
+ * 256, 128, 64, so L = 5: a 7x7x1 map gives 224x224). Kept for comparison.
+ */
+export const textureOfficial: Architecture = {
+  ...texture,
+  descriptor: (o, image = [64, 64, 1]) => textureDescriptor(o, image, "relu"),
+  generator: (o, image = [64, 64, 1]) => textureGenerator(o, image, "transposed5"),
+}
+
+/** Experimental alias of `texture` (runs of this session). */
+export const textureUpLeaky: Architecture = texture
 
 /** Classes of a conditional net (MNIST digits). */
 export const CLASSES = 10
@@ -258,5 +289,7 @@ export const architectures = {
   object64,
   cifar32,
   texture,
+  textureOfficial,
+  textureUpLeaky,
 } as const satisfies Record<string, Architecture>
 export type ArchitectureName = keyof typeof architectures

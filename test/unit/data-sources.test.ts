@@ -283,7 +283,7 @@ describe("data in pipeline.json", () => {
         model: { arch: "texture", descriptorChannels: [8, 8, 8], generatorChannels: [8, 8, 8, 8] },
       }),
     ).toBe(
-      'p.json: data.size (100) must be a multiple of 32 for model.arch "texture" with 4 generator widths (each of its 5 transposed convs doubles the side); use e.g. 96.',
+      'p.json: data.size (100) must be a multiple of 32 for model.arch "texture" with 4 generator widths (each of its 5 upsampling layers doubles the side); use e.g. 96.',
     )
   })
 })

@@ -4,15 +4,18 @@
  * .npy). 28x28 single-channel images get the MNIST metrics of
  * src/pipeline/evaluation/sample-quality.ts, with real digits as a reference row; any
  * images get the Fréchet distance on the features of a user-supplied tfjs
- * LayersModel against a user-supplied reference set (--features, --reference).
- * Writes evaluation.json and evaluation.md atomically; returns the table.
+ * LayersModel against a user-supplied reference set (--features, --reference);
+ * textures (a texture run, or any images with --exemplar) get the texture
+ * measure of src/pipeline/evaluation/texture-quality.ts against the exemplar,
+ * with its other-crops floor. Writes evaluation.json and evaluation.md
+ * atomically; returns the table.
  */
 import { Effect, FileSystem, Path } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Argument, CliError, Command, Flag } from "effect/cli"
 import { fitGaussian, frechetDistance } from "../../models/frechet.js"
 import { useBackend } from "../backend/service.js"
 import { imageShapeOf } from "../config/shapes.js"
-import type { BackendChoice } from "../config/spec.js"
+import type { BackendChoice, PipelineSpec } from "../config/spec.js"
 import { type ImageSet, readImageSet } from "../data/image-sets.js"
 import { loadMnist, MNIST_HELD_OUT } from "../data/mnist.js"
 import { DataError, UsageError } from "../errors.js"
@@ -35,7 +38,13 @@ import {
   type SampleQuality,
   sampleQuality,
 } from "../evaluation/sample-quality.js"
-import { drawSamples } from "../nets/draw.js"
+import {
+  type ExemplarSource,
+  type TextureQuality,
+  textureMarkdown,
+  textureQuality,
+} from "../evaluation/texture-quality.js"
+import { drawFromNoise, drawSamples, sampleShape } from "../nets/draw.js"
 import type { GeneratorWeights } from "../nets/generator-average.js"
 import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
 import { claimOutputDir } from "../run-dir/layout.js"
@@ -48,6 +57,8 @@ export const MNIST_TEST_LOCATION = "mnist:test"
 
 /** Images sampled from a checkpoint when --n is not given. */
 export const DEFAULT_EVALUATION_SAMPLES = 1000
+/** Images sampled from a texture run when --n is not given (each is scored on its own). */
+export const DEFAULT_TEXTURE_SAMPLES = 16
 
 export interface EvaluateOptions {
   /** a run or checkpoint directory, a folder of images, or an .npy file */
@@ -72,7 +83,28 @@ export interface EvaluateOptions {
   readonly quiet?: boolean
   /** where the MNIST classifier is cached and how it is trained (default: the project's) */
   readonly classifier?: ClassifierSource
+  /** the texture exemplar to score against (default for a texture run: its data.path) */
+  readonly exemplar?: string | undefined
+  /** the exemplar's resize factor (default for a texture run: its data.scale, else 1) */
+  readonly scale?: number | undefined
+  /** texture runs: the side of the sampled images (default twice the training size) */
+  readonly size?: number | undefined
 }
+
+/** A positive number flag (e.g. a scale factor), rejected with a message that names it. */
+const positiveFlag = (name: string, description: string) =>
+  Flag.String(name).pipe(
+    Flag.withDescription(description),
+    Flag.withMetavar("X"),
+    Flag.mapEffect((raw) => {
+      const x = Number(raw)
+      return Number.isFinite(x) && x > 0
+        ? Effect.succeed(x)
+        : Effect.fail(
+            new CliError.ValidationError({ message: `--${name} must be a number > 0, got "${raw}".` }),
+          )
+    }),
+  )
 
 export const evaluateCommand = Command.make(
   "evaluate",
@@ -117,6 +149,22 @@ export const evaluateCommand = Command.make(
       "with --features: the pixel range the feature model reads",
       (raw) => `--range must be "0,1" (pixels fed to the feature model in [0, 1]) or "-1,1", got "${raw}".`,
     ).pipe(Flag.withDefault("0,1" as const)),
+    exemplar: Flag.String("exemplar").pipe(
+      Flag.withDescription(
+        "score the images as textures against this exemplar image (a texture run's own exemplar by default), next to the floor of other crops of the exemplar",
+      ),
+      Flag.withMetavar("image"),
+      Flag.optional,
+    ),
+    scale: positiveFlag(
+      "scale",
+      "with a texture: resize the exemplar by this factor first (default: a texture run's data.scale, else 1)",
+    ).pipe(Flag.optional),
+    size: intFlag(
+      "size",
+      1,
+      "texture runs: the side of the sampled images (default twice the training size)",
+    ).pipe(Flag.optional),
     out: outFlag(
       "the output directory (default <run-dir>/evaluation, <folder>-evaluation, <file>-evaluation)",
     ),
@@ -135,10 +183,13 @@ export const evaluateCommand = Command.make(
     layer: given(a.layer),
     reference: given(a.reference),
     range: a.range,
+    exemplar: given(a.exemplar),
+    scale: given(a.scale),
+    size: given(a.size),
   })),
 ).pipe(
   Command.withDescription(
-    "Sample quality. 28x28 grey images get the MNIST metrics of the project's classifier (trained once into .cache/mnist-classifier, or $COOPNETS_CLASSIFIER_DIR): Fréchet distance of its features to the held-out digits, Inception-score analogue, class histogram and entropy, fraction of copies of training digits, with real digits as a reference row. Writes evaluation.json and evaluation.md.",
+    "Sample quality. 28x28 grey images get the MNIST metrics of the project's classifier (trained once into .cache/mnist-classifier, or $COOPNETS_CLASSIFIER_DIR): Fréchet distance of its features to the held-out digits, Inception-score analogue, class histogram and entropy, fraction of copies of training digits, with real digits as a reference row. Textures (a texture run, or any images with --exemplar) get the texture measure: random-filter style distance, patch sliced Wasserstein distance, mean and contrast ratios, next to the floor of other crops of the exemplar. Writes evaluation.json and evaluation.md.",
   ),
   Command.annotate(
     UsageHint,
@@ -171,6 +222,7 @@ export interface EvaluationReport {
     readonly samples: SampleQuality
     readonly realDigits: SampleQuality & { readonly frechetCount: number }
   }
+  readonly texture?: TextureQuality
   readonly features?: {
     readonly model: string
     readonly layer: string | null
@@ -216,7 +268,17 @@ interface Evaluated {
   readonly set: ImageSet
   readonly source: EvaluationReport["source"]
   readonly outDir: string
+  /** the texture exemplar to score against, when there is one */
+  readonly exemplar?: ExemplarSource
 }
+
+/** --exemplar and --scale, else a texture run's own exemplar. */
+const exemplarOf = (o: EvaluateOptions, data?: PipelineSpec["data"]): ExemplarSource | undefined =>
+  o.exemplar !== undefined
+    ? { path: o.exemplar, scale: o.scale ?? (data?.source === "texture" ? data.scale : 1) }
+    : data?.source === "texture"
+      ? { path: data.path, scale: o.scale ?? data.scale }
+      : undefined
 
 /** The images to judge: sampled from a checkpoint, or read from a folder / .npy. */
 const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
@@ -229,12 +291,26 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
       })
     if (yield* isTrainedRun(o.location)) {
       const run = yield* openTrainedRun(o.location, o.outDir, o.force, "evaluation")
-      const count = o.count ?? DEFAULT_EVALUATION_SAMPLES
-      const langevinSteps = o.langevinSteps ?? run.spec.langevin.steps
+      const spec = run.spec
+      const exemplar = exemplarOf(o, spec.data)
+      const texture = spec.data.source === "texture"
+      if (o.size !== undefined && !texture)
+        return yield* new UsageError({
+          message: `--size applies to texture runs (fully convolutional nets); ${o.location} was trained on ${spec.data.source} images.`,
+        })
+      // Texture runs: fewer, larger samples (twice the training crops), revised as in training;
+      // the descriptor alone's chains start from noise as they did in training.
+      const count = o.count ?? (texture ? DEFAULT_TEXTURE_SAMPLES : DEFAULT_EVALUATION_SAMPLES)
+      const langevinSteps = o.langevinSteps ?? spec.langevin.steps
       const seed = o.seed ?? 0
-      const shape = imageShapeOf(run.spec)
-      yield* checkApplicable(shape, o, "samples")
-      log(`Sampling ${count} images from ${run.checkpoint.dir} (langevin ${langevinSteps}, seed ${seed}) ...`)
+      const shape = texture
+        ? yield* sampleShape(spec, o.size ?? 2 * imageShapeOf(spec)[0])
+        : imageShapeOf(spec)
+      yield* checkApplicable(shape, o, "samples", exemplar)
+      const fromNoise = spec.stages.chains !== "generator" && spec.stages.chains !== "conditional"
+      log(
+        `Sampling ${count} ${shapeName(shape)} images from ${run.checkpoint.dir} (${fromNoise ? "chains from noise, " : ""}langevin ${langevinSteps}, seed ${seed}) ...`,
+      )
       const { images, weights } = yield* withTrainedModels(
         run,
         o.backend,
@@ -242,9 +318,10 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
         (models, weights) => ({
           // pixels outside [-1, 1] (Langevin steps can overshoot) are clipped, as `sample` writes them and as
           // an image set is read: every source is scored on the same pixel range
-          images: drawSamples(models, run.spec, count, langevinSteps, seed).map((v) =>
-            Math.min(1, Math.max(-1, v)),
-          ),
+          images: (fromNoise && texture
+            ? drawFromNoise(models, spec, count, langevinSteps, seed, shape)
+            : drawSamples(models, spec, count, langevinSteps, seed, shape)
+          ).map((v) => Math.min(1, Math.max(-1, v))),
           weights,
         }),
         o.weights ?? "average",
@@ -262,12 +339,22 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
           generatorWeights: weights,
         },
         outDir: run.outDir,
+        ...(exemplar === undefined ? {} : { exemplar }),
       }
       return evaluated
     }
-    if (o.langevinSteps !== undefined || o.seed !== undefined || o.weights !== undefined)
+    if (
+      o.langevinSteps !== undefined ||
+      o.seed !== undefined ||
+      o.size !== undefined ||
+      o.weights !== undefined
+    )
       return yield* new UsageError({
-        message: `--langevin, --seed and --weights apply to sampling from a checkpoint; ${o.location} is a set of images.`,
+        message: `--langevin, --seed, --size and --weights apply to sampling from a checkpoint; ${o.location} is a set of images.`,
+      })
+    if (o.scale !== undefined && o.exemplar === undefined)
+      return yield* new UsageError({
+        message: "--scale goes with --exemplar (the texture exemplar it resizes).",
       })
     const outDir = yield* claimOutDir(o.location, o.outDir, o.force)
     yield* useBackend(o.backend ?? "auto", o.quiet ? () => {} : log)
@@ -279,11 +366,13 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
     const count = o.count ?? all.count
     const size = all.shape[0] * all.shape[1] * all.shape[2]
     const set: ImageSet = { ...all, images: all.images.subarray(0, count * size), count }
-    yield* checkApplicable(set.shape, o)
+    const exemplar = exemplarOf(o)
+    yield* checkApplicable(set.shape, o, "holds", exemplar)
     const evaluated: Evaluated = {
       set,
       source: { kind: "images", path: o.location, count, shape: set.shape },
       outDir,
+      ...(exemplar === undefined ? {} : { exemplar }),
     }
     return evaluated
   })
@@ -311,13 +400,18 @@ const heldOutDigits = (o: EvaluateOptions, log: (line: string) => void) =>
     return evaluated
   })
 
-/** Something must apply: the MNIST metrics (28x28x1) or a feature model. */
-const checkApplicable = (shape: ReadonlyArray<number>, o: EvaluateOptions, verb = "holds") =>
-  shapeName(shape) === MNIST_SHAPE || o.features !== undefined
+/** Something must apply: the MNIST metrics (28x28x1), a feature model or a texture exemplar. */
+const checkApplicable = (
+  shape: ReadonlyArray<number>,
+  o: EvaluateOptions,
+  verb: string,
+  exemplar: ExemplarSource | undefined,
+) =>
+  shapeName(shape) === MNIST_SHAPE || o.features !== undefined || exemplar !== undefined
     ? Effect.void
     : Effect.fail(
         new DataError({
-          message: `${o.location} ${verb} ${shapeName(shape)} images; the MNIST metrics need 28x28 single-channel digits. For other images pass --features model.json (a tfjs LayersModel on disk) and --reference <folder|npy> of real images to compute the Fréchet distance on that model's features.`,
+          message: `${o.location} ${verb} ${shapeName(shape)} images; the MNIST metrics need 28x28 single-channel digits. For other images pass --features model.json (a tfjs LayersModel on disk) and --reference <folder|npy> of real images to compute the Fréchet distance on that model's features, or --exemplar IMAGE to score them as textures against that exemplar.`,
         }),
       )
 
@@ -360,6 +454,7 @@ export const markdown = (r: EvaluationReport): string => {
       "",
     )
   }
+  if (r.texture !== undefined) lines.push(...textureMarkdown(r.texture, what))
   if (r.features !== undefined) {
     const f = r.features
     lines.push(
@@ -384,7 +479,7 @@ export const evaluate = (o: EvaluateOptions) =>
       return yield* new UsageError({
         message: `--features ${o.features} needs --reference <folder|npy>: the real images to compare with.`,
       })
-    const { set, source, outDir } = yield* imagesToEvaluate(o, log)
+    const { set, source, outDir, exemplar } = yield* imagesToEvaluate(o, log)
     const skipped: Array<{ metrics: string; reason: string }> = []
 
     let mnist: EvaluationReport["mnist"]
@@ -410,11 +505,13 @@ export const evaluate = (o: EvaluateOptions) =>
           }
         }),
       )
-    } else
+    } else if (exemplar === undefined)
       skipped.push({
         metrics: "the MNIST metrics (classifier FD, IS, class histogram and entropy, copy fraction)",
         reason: `the images are ${shapeName(set.shape)}; the MNIST classifier and the training digits are ${MNIST_SHAPE}.`,
       })
+
+    const texture = exemplar === undefined ? undefined : yield* textureQuality(set, exemplar, source.path)
 
     let features: EvaluationReport["features"]
     if (o.features !== undefined && o.reference !== undefined) {
@@ -458,7 +555,7 @@ export const evaluate = (o: EvaluateOptions) =>
           }),
         (model) => Effect.sync(() => disposeFeatureModel(model)),
       )
-    } else if (mnist !== undefined)
+    } else if (mnist !== undefined && exemplar === undefined)
       skipped.push({
         metrics: "the Fréchet distance on a user-supplied feature model",
         reason: "no --features model.json given (the MNIST classifier's features are used above).",
@@ -468,6 +565,7 @@ export const evaluate = (o: EvaluateOptions) =>
       format: EVALUATION_FORMAT,
       source,
       ...(mnist === undefined ? {} : { mnist }),
+      ...(texture === undefined ? {} : { texture }),
       ...(features === undefined ? {} : { features }),
       skipped,
     }

@@ -34,7 +34,7 @@ const architectureProblem = (spec: PipelineSpec): string | undefined => {
   if (arch.fullyConvolutional) {
     const factor = textureUpsampling(spec.model)
     if (image[0] % factor !== 0)
-      return `data.size (${image[0]}) must be a multiple of ${factor} for model.arch "${name}" with ${spec.model.generatorChannels.length} generator widths (each of its ${spec.model.generatorChannels.length + 1} transposed convs doubles the side); use e.g. ${Math.max(1, Math.round(image[0] / factor)) * factor}.`
+      return `data.size (${image[0]}) must be a multiple of ${factor} for model.arch "${name}" with ${spec.model.generatorChannels.length} generator widths (each of its ${spec.model.generatorChannels.length + 1} upsampling layers doubles the side); use e.g. ${Math.max(1, Math.round(image[0] / factor)) * factor}.`
   }
   const nets = netSpecsOf(spec, image)
   const last = nets.generator.layers[nets.generator.layers.length - 1]

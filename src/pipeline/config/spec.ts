@@ -38,6 +38,11 @@ const stageChoice = <S extends keyof typeof stageNames>(slot: S, description: st
   field(Schema.Literals(stageNames[slot]), stageNames[slot][0] as (typeof stageNames)[S][number], description)
 
 export const PipelineSpec = Schema.Struct({
+  notes: field(
+    Schema.String,
+    "",
+    "free text for people: what the configuration is for, which knob to turn (not read by the pipeline)",
+  ),
   name: field(
     Schema.String.check(Schema.isNonEmpty()),
     "mnist",
@@ -64,7 +69,7 @@ export const PipelineSpec = Schema.Struct({
       arch: field(
         Schema.Literals(Object.keys(architectures) as Array<keyof typeof architectures>),
         "mnist",
-        '"mnist": the official 28x28 nets | "mnistConditional": class-conditional 28x28 | "object64": 64x64 objects/scenes | "cifar32": 32x32 CIFAR-10 | "texture": fully convolutional, any size',
+        '"mnist": the official 28x28 nets | "mnistConditional": class-conditional 28x28 | "object64": 64x64 objects/scenes | "cifar32": 32x32 CIFAR-10 | "texture": fully convolutional, any size | "textureOfficial": the texture nets of the official draft',
       ),
       descriptorChannels: field(
         Channels,

@@ -56,6 +56,41 @@ export const drawSamples = (
   return out
 }
 
+/**
+ * Draws `count` samples as the chains of the descriptor alone start
+ * (stages.chains "noise", "persistent", "uniform"): N(0, s²) noise, s =
+ * langevin.refSigma, revised by `langevinSteps` descriptor Langevin steps, in
+ * batches of the training chain count. No generator is used.
+ */
+export const drawFromNoise = (
+  models: ModelsShape,
+  spec: PipelineSpec,
+  count: number,
+  langevinSteps: number,
+  seed: number,
+  image: ImageShape = imageShapeOf(spec),
+): Float32Array => {
+  const size = image[0] * image[1] * image[2]
+  const descriptor = { spec: netSpecsOf(spec, image).descriptor, params: models.descriptor.params }
+  const out = new Float32Array(count * size)
+  const key = foldIn(rootKey(seed), "sample-noise")
+  for (let first = 0, b = 0; first < count; first += spec.training.chains, b++) {
+    const m = Math.min(spec.training.chains, count - first)
+    const values = tf.tidy(() => {
+      const x = normalTensor(foldIn(key, "start", b), [m, ...image], spec.langevin.refSigma) as tf.Tensor4D
+      const { revised } = langevinRevise(
+        descriptor,
+        x,
+        { ...spec.langevin, steps: langevinSteps },
+        foldIn(key, "revise", b),
+      )
+      return revised.dataSync() as Float32Array
+    })
+    out.set(values, first * size)
+  }
+  return out
+}
+
 /** The image shape to sample: the training one, or `size` x `size` for a fully convolutional net. */
 export const sampleShape = (
   spec: PipelineSpec,
@@ -74,7 +109,7 @@ export const sampleShape = (
     ? Effect.succeed([size, size, image[2]] as const)
     : Effect.fail(
         new UsageError({
-          message: `--size must be a multiple of ${factor} for this texture generator (each of its ${spec.model.generatorChannels.length + 1} transposed convs doubles the side), got ${size}.`,
+          message: `--size must be a multiple of ${factor} for this texture generator (each of its ${spec.model.generatorChannels.length + 1} upsampling layers doubles the side), got ${size}.`,
         }),
       )
 }
