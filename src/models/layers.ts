@@ -7,6 +7,15 @@
 // tfjs-core alone registers no gradients; the union package's bundle registers them all.
 import "@tensorflow/tfjs"
 import * as tf from "@tensorflow/tfjs-core"
+import {
+  type Conv3dLayer,
+  type ConvTranspose3dLayer,
+  conv3dOp,
+  convTranspose3dOp,
+  is3d,
+  type Layer3d,
+  paramSpecs3d,
+} from "./layers3d.js"
 import { foldIn, type Key, normalTensor } from "./random.js"
 
 export type Activation = "leakyRelu" | "relu" | "tanh" | "none"
@@ -50,7 +59,7 @@ export interface ConcatLabelsLayer {
   readonly filters: number
 }
 
-export type Layer = ConvLayer | ConvTransposeLayer | ConcatLabelsLayer
+export type Layer = ConvLayer | ConvTransposeLayer | ConcatLabelsLayer | Conv3dLayer | ConvTranspose3dLayer
 
 export interface NetSpec {
   /** Shape of one input example, e.g. [28, 28, 1] or [1, 1, 100]. */
@@ -86,6 +95,7 @@ export const paramSpecs = (spec: NetSpec): ReadonlyArray<ParamSpec> =>
   spec.layers.flatMap((layer, i): ReadonlyArray<ParamSpec> => {
     if (layer.kind === "concatLabels") return []
     const cin = channelsOf(spec, i)
+    if (is3d(layer)) return paramSpecs3d(layer, cin)
     const k = layer.kernel
     if (layer.kind === "conv")
       return [
@@ -117,7 +127,7 @@ export const initParams = (spec: NetSpec, key: Key, scope: string): Params =>
     }),
   )
 
-const activate = (x: tf.Tensor4D, activation: Activation): tf.Tensor4D => {
+const activate = <T extends tf.Tensor>(x: T, activation: Activation): T => {
   switch (activation) {
     case "leakyRelu":
       return tf.leakyRelu(x, LEAKY_SLOPE)
@@ -136,9 +146,15 @@ const param = (params: Params, name: string): tf.Variable => {
   return p
 }
 
-/** Batch norm with the statistics of this batch (the official code never uses moving averages). */
-const batchNorm = (x: tf.Tensor4D, beta: tf.Tensor): tf.Tensor4D => {
-  const { mean, variance } = tf.moments(x, [0, 1, 2])
+/**
+ * Batch norm with the statistics of this batch (the official code never uses moving averages),
+ * over every axis but the channels: N,H,W for images, N,T,H,W for videos.
+ */
+const batchNorm = <T extends tf.Tensor>(x: T, beta: tf.Tensor): T => {
+  const { mean, variance } = tf.moments(
+    x,
+    x.shape.slice(0, -1).map((_, i) => i),
+  )
   return tf.add(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, BATCH_NORM_EPSILON))), beta)
 }
 
@@ -154,8 +170,23 @@ const concatLabels = (
   return tf.concat([x, tf.tile(tf.reshape(labels, [n, 1, 1, layer.classes]), [1, h, w, 1])], 3)
 }
 
+/** A 3-D (video) layer: convolution + bias, or transposed convolution + batch norm or bias; then the activation. */
+const applyLayer3d = (params: Params, x: tf.Tensor5D, layer: Layer3d): tf.Tensor5D => {
+  const w = param(params, `${layer.name}/w`) as tf.Tensor as tf.Tensor5D
+  if (layer.kind === "conv3d")
+    return activate(tf.add(conv3dOp(x, w, layer), param(params, `${layer.name}/b`)), layer.activation)
+  const y = convTranspose3dOp(x, w, layer)
+  const shifted = layer.batchNorm
+    ? batchNorm(y, param(params, `${layer.name}/beta`))
+    : (tf.add(y, param(params, `${layer.name}/b`)) as tf.Tensor5D)
+  return activate(shifted, layer.activation)
+}
+
 const applyLayer = (params: Params, x: tf.Tensor4D, layer: Layer, labels?: tf.Tensor): tf.Tensor4D => {
   if (layer.kind === "concatLabels") return concatLabels(x, layer, labels)
+  // videos travel as rank-5 tensors under the same (rank-4) static type
+  if (is3d(layer))
+    return applyLayer3d(params, x as tf.Tensor as tf.Tensor5D, layer) as tf.Tensor as tf.Tensor4D
   const w = param(params, `${layer.name}/w`)
   const s = layer.stride
   if (layer.kind === "conv") {
