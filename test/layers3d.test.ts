@@ -11,6 +11,7 @@ import { forwardMacs } from "../src/models/flops.js"
 import { forward, initParams, type NetSpec, paramSpecs } from "../src/models/layers.js"
 import {
   type Conv3dLayer,
+  conv3dBackpropInput,
   conv3dOp,
   conv3dTransposeOp,
   type Layer3d,
@@ -279,6 +280,44 @@ describe.each(backends)("3-D kernels on %s", (backend) => {
     )
     expect(Array.from(t)).toEqual(kernel.map((v) => 2 * v))
   })
+
+  it.each([
+    ...CONV_CASES.filter((c) => typeof c.padding === "string"),
+    {
+      label: "SAME k(2,5,5) s(1,2,2), 3 input channels",
+      x: [2, 4, 9, 8, 3],
+      w: [2, 5, 5, 3, 4],
+      stride: [1, 2, 2],
+      padding: "same",
+    },
+    {
+      label: "VALID k(5,3,3) s(3,2,1), kernel taps fewer than stride",
+      x: [1, 11, 7, 5, 2],
+      w: [2, 3, 3, 2, 2],
+      stride: [3, 2, 1],
+      padding: "valid",
+    },
+  ] as ReadonlyArray<ConvCase>)(
+    "the sub-pixel input gradient equals TensorFlow's Conv3DBackpropInputV2: $label",
+    (c) => {
+      if (!available) return
+      const [native, ours] = tf.tidy(() => {
+        const pad = c.padding as "same" | "valid"
+        const w = tf.tensor5d(Float32Array.from(random(7, c.w)), c.w)
+        const y = tf.conv3d(tf.zeros(c.x) as tf.Tensor5D, w, [...c.stride], pad)
+        const dy = tf.tensor5d(Float32Array.from(random(8, y.shape)), y.shape)
+        const kernel = tf
+          .engine()
+          .runKernel(
+            tf.Conv3DBackpropInputV2,
+            { dy, filter: w },
+            { strides: [...c.stride], pad, inputShape: c.x },
+          ) as tf.Tensor
+        return [kernel.dataSync(), conv3dBackpropInput(dy, w, c.x, c.stride, pad).dataSync()]
+      })
+      expectClose(ours, native)
+    },
+  )
 
   it.each(CONV_CASES)("Conv3D values and both gradients: $label", (c) => {
     if (!available) return

@@ -66,59 +66,199 @@ export const paramSpecs3d = (
 }
 
 const mutable = (t: Triple): [number, number, number] => [t[0], t[1], t[2]]
+const AXES = [0, 1, 2] as const
 
-/** Convolution without bias or activation; explicit padding is zero-padding, then VALID. */
-export const conv3dOp = (x: tf.Tensor5D, w: tf.Tensor5D, layer: Conv3dLayer): tf.Tensor5D => {
-  const strides = mutable(layer.stride)
-  if (typeof layer.padding === "string") return tf.conv3d(x, w, strides, layer.padding)
-  const [pt, ph, pw] = layer.padding
-  const padded = tf.pad(x, [
-    [0, 0],
-    [pt, pt],
-    [ph, ph],
-    [pw, pw],
-    [0, 0],
-  ])
-  return tf.conv3d(padded, w, strides, "valid")
+export type Shape5 = [number, number, number, number, number]
+
+/** Zeros TensorFlow puts before each axis of a convolution's input of size `n` (SAME: the odd one goes after). */
+export const padBefore = (n: Triple, k: Triple, s: Triple, padding: "same" | "valid"): Triple => {
+  if (padding === "valid") return [0, 0, 0]
+  const before = (a: 0 | 1 | 2): number =>
+    Math.floor(Math.max((Math.ceil(n[a] / s[a]) - 1) * s[a] + k[a] - n[a], 0) / 2)
+  return [before(0), before(1), before(2)]
 }
 
 /**
- * y = conv3dTranspose(x, w): TensorFlow's Conv3DBackpropInputV2 with `outShape`.
- * tfjs registers no gradient for that kernel, so it is given here:
- * ∂L/∂x = conv3d(dy, w) (the forward convolution it transposes) and
- * ∂L/∂w = Conv3DBackpropFilter(input dy, output-gradient x).
+ * ∂L/∂x of y = conv3d(x, w) (TensorFlow's Conv3DBackpropInputV2), computed by sub-pixel
+ * decomposition into forward stride-1 convolutions: along an axis with stride s, the input
+ * positions i with (i + pad) ≡ r (mod s) receive only the kernel taps r, r + s, r + 2s, …, so
+ * dx restricted to them is a full correlation of dy with those taps, flipped; the s³ residue
+ * classes are then interleaved. Same arithmetic as the kernel, but TensorFlow's CPU kernel
+ * for it is 5–30x slower than its forward convolution when the input has few channels (the
+ * descriptor's first layer under Langevin, the generator's last transposed convolution).
  */
-export const conv3dTransposeOp = (
+export const conv3dBackpropInput = (
+  dy: tf.Tensor5D,
+  w: tf.Tensor5D,
+  inShape: Shape5,
+  stride: Triple,
+  padding: "same" | "valid",
+): tf.Tensor5D =>
+  tf.tidy(() => {
+    const [batch, ...rest] = inShape
+    const n: Triple = [rest[0], rest[1], rest[2]]
+    const [kt, kh, kw, ci, co] = w.shape
+    const k: Triple = [kt, kh, kw]
+    const out: Triple = [dy.shape[1], dy.shape[2], dy.shape[3]]
+    const p = padBefore(n, k, stride, padding)
+    const q = AXES.map((a) => Math.ceil((n[a] + p[a]) / stride[a])) as unknown as Triple
+    const taps = (a: 0 | 1 | 2, r: number): number => (r < k[a] ? Math.ceil((k[a] - r) / stride[a]) : 0)
+    const part = (r: Triple): tf.Tensor5D => {
+      const m = AXES.map((a) => taps(a, r[a])) as unknown as Triple
+      if (m.some((v) => v === 0)) return tf.zeros([batch, q[0], q[1], q[2], ci])
+      const sub = tf.stridedSlice(w, [r[0], r[1], r[2], 0, 0], [kt, kh, kw, ci, co], [...stride, 1, 1])
+      const filter = tf.transpose(tf.reverse(sub, [0, 1, 2]), [0, 1, 2, 4, 3]) as tf.Tensor5D
+      const padded = tf.pad(dy, [
+        [0, 0],
+        ...AXES.map((a): [number, number] => [m[a] - 1, Math.max(0, q[a] - out[a])]),
+        [0, 0],
+      ]) as tf.Tensor5D
+      return tf.slice(tf.conv3d(padded, filter, 1, "valid"), 0, [batch, q[0], q[1], q[2], ci])
+    }
+    const [st, sh, sw] = stride
+    const range = (s: number) => Array.from({ length: s }, (_, i) => i)
+    // [batch, qt, st, qh, sh, qw, sw, ci]: residue classes interleaved along each axis
+    const woven = tf.stack(
+      range(st).map((rt) =>
+        tf.stack(
+          range(sh).map((rh) =>
+            tf.stack(
+              range(sw).map((rw) => part([rt, rh, rw])),
+              4,
+            ),
+          ),
+          3,
+        ),
+      ),
+      2,
+    )
+    const full = tf.reshape(woven, [batch, q[0] * st, q[1] * sh, q[2] * sw, ci])
+    return tf.slice(full, [0, p[0], p[1], p[2], 0], [batch, n[0], n[1], n[2], ci]) as tf.Tensor5D
+  })
+
+/** ∂L/∂w of y = conv3d(x, w): TensorFlow's Conv3DBackpropFilterV2 (tfjs-core exports no op for it). */
+const conv3dBackpropFilter = (
+  x: tf.Tensor5D,
+  dy: tf.Tensor5D,
+  filterShape: Shape5,
+  stride: Triple,
+  padding: "same" | "valid",
+): tf.Tensor5D =>
+  tf
+    .engine()
+    .runKernel(
+      tf.Conv3DBackpropFilterV2,
+      { x, dy },
+      { strides: mutable(stride), pad: padding, filterShape },
+    ) as tf.Tensor5D
+
+/** conv3d whose input gradient comes from `conv3dBackpropInput`. */
+export const conv3d = (
   x: tf.Tensor5D,
   w: tf.Tensor5D,
-  outShape: [number, number, number, number, number],
   stride: Triple,
   padding: "same" | "valid",
 ): tf.Tensor5D => {
-  const strides = mutable(stride)
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xi, wi, save] = args as [tf.Tensor5D, tf.Tensor5D, tf.GradSaveFunc]
     save([xi, wi])
     return {
-      value: tf.conv3dTranspose(xi, wi, outShape, strides, padding),
+      value: tf.conv3d(xi, wi, mutable(stride), padding),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as [tf.Tensor5D, tf.Tensor5D]
         const d = dy as tf.Tensor5D
         return [
-          tf.conv3d(d, ws, strides, padding),
-          // tfjs-core exports no conv3DBackpropFilter op; its kernel is registered by every backend
-          tf
-            .engine()
-            .runKernel(
-              tf.Conv3DBackpropFilterV2,
-              { x: d, dy: xs },
-              { strides, pad: padding, filterShape: ws.shape },
-            ) as tf.Tensor5D,
+          conv3dBackpropInput(d, ws, xs.shape, stride, padding),
+          conv3dBackpropFilter(xs, d, ws.shape, stride, padding),
         ]
       },
     }
   })
   return op(x, w) as tf.Tensor5D
+}
+
+/**
+ * The transposed convolution y = conv3dTranspose(x, w) to `outShape` (w: [kt, kh, kw, out, in]),
+ * i.e. Conv3DBackpropInput with x as the output gradient. tfjs registers no gradient for that
+ * kernel, so it is given here: ∂L/∂x = conv3d(dy, w) (the forward convolution it transposes)
+ * and ∂L/∂w = Conv3DBackpropFilter(input dy, output gradient x).
+ */
+export const conv3dTranspose = (
+  x: tf.Tensor5D,
+  w: tf.Tensor5D,
+  outShape: Shape5,
+  stride: Triple,
+  padding: "same" | "valid",
+): tf.Tensor5D => {
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xi, wi, save] = args as [tf.Tensor5D, tf.Tensor5D, tf.GradSaveFunc]
+    save([xi, wi])
+    return {
+      value: conv3dBackpropInput(xi, wi, outShape, stride, padding),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor5D, tf.Tensor5D]
+        const d = dy as tf.Tensor5D
+        return [
+          tf.conv3d(d, ws, mutable(stride), padding),
+          conv3dBackpropFilter(d, xs, ws.shape, stride, padding),
+        ]
+      },
+    }
+  })
+  return op(x, w) as tf.Tensor5D
+}
+
+/**
+ * A convolution whose kernel spans the whole (unpadded) frame — FC_S's "spatially fully
+ * connected" layer — is a temporal convolution over frames flattened to vectors: reshaping
+ * x to [n, t, 1, 1, h·w·c] and w to [kt, 1, 1, h·w·c, out] gives the same numbers (row-major
+ * layouts agree) and lets TensorFlow use its dense path (its 3-D kernels are 10–20x slower
+ * on such a layer's weight gradient).
+ */
+const spansFrame = (inSize: Triple, k: Triple, padded: Triple): boolean =>
+  k[1] === inSize[1] && k[2] === inSize[2] && padded[1] === 0 && padded[2] === 0
+
+/** Convolution without bias or activation; explicit padding is zero-padding, then VALID. */
+export const conv3dOp = (x: tf.Tensor5D, w: tf.Tensor5D, layer: Conv3dLayer): tf.Tensor5D => {
+  const explicit = typeof layer.padding !== "string"
+  const pads: Triple = typeof layer.padding === "string" ? [0, 0, 0] : layer.padding
+  const input = explicit
+    ? (tf.pad(x, [[0, 0], ...pads.map((v): [number, number] => [v, v]), [0, 0]]) as tf.Tensor5D)
+    : x
+  const padding = typeof layer.padding === "string" ? layer.padding : "valid"
+  const [n, t, h, wd, c] = input.shape
+  const sameSpatial = padding === "same" && (layer.kernel[1] > 1 || layer.kernel[2] > 1)
+  if (!sameSpatial && spansFrame([t, h, wd], layer.kernel, pads)) {
+    const flat = tf.reshape(input, [n, t, 1, 1, h * wd * c]) as tf.Tensor5D
+    const kernel = tf.reshape(w, [layer.kernel[0], 1, 1, h * wd * c, layer.filters]) as tf.Tensor5D
+    return conv3d(flat, kernel, [layer.stride[0], 1, 1], padding)
+  }
+  return conv3d(input, w, layer.stride, padding)
+}
+
+/**
+ * The transposed convolution of a layer. From a 1×1 frame with VALID padding to an output
+ * frame the size of the kernel (FC_S_128's second layer) it is a temporal transposed
+ * convolution to flattened frames (see `spansFrame`).
+ */
+export const conv3dTransposeOp = (
+  x: tf.Tensor5D,
+  w: tf.Tensor5D,
+  outShape: Shape5,
+  stride: Triple,
+  padding: "same" | "valid",
+): tf.Tensor5D => {
+  const [n, , h, wd, cin] = x.shape
+  const [kt, kh, kw, cout] = w.shape
+  if (padding === "valid" && h === 1 && wd === 1 && outShape[2] === kh && outShape[3] === kw) {
+    const flatOut: Shape5 = [n, outShape[1], 1, 1, kh * kw * cout]
+    const kernel = tf.reshape(w, [kt, 1, 1, kh * kw * cout, cin]) as tf.Tensor5D
+    return tf.reshape(
+      conv3dTranspose(x, kernel, flatOut, [stride[0], 1, 1], "valid"),
+      outShape,
+    ) as tf.Tensor5D
+  }
+  return conv3dTranspose(x, w, outShape, stride, padding)
 }
 
 /** The transposed convolution of `layer` on a batch of `x.shape[0]`. */
