@@ -159,7 +159,8 @@ const finiteDifferences = (v: Float64Array, loss: (v: Float64Array) => number): 
 
 const expectClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-4): void => {
   expect(actual.length).toBe(expected.length)
-  const scale = Math.max(1e-6, ...Array.from(expected, Math.abs))
+  let scale = 1e-6
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i] as number))
   let worst = 0
   for (let i = 0; i < expected.length; i++)
     worst = Math.max(worst, Math.abs((actual[i] as number) - (expected[i] as number)) / scale)
@@ -360,6 +361,25 @@ describe.each(backends)("3-D kernels on %s", (backend) => {
     )
   })
 
+  it("the transposed convolution from a 1×1 frame to a 16×16 one with 32 channels (FC_S_64-like), where TensorFlow 2.16's oneDNN Conv3DBackpropInputV2 is wrong", () => {
+    if (!available) return
+    const xs: Shape5 = [1, 6, 1, 1, 8]
+    const ws: Shape5 = [5, 16, 16, 32, 8]
+    const out: Shape5 = [1, 16, 16, 16, 32]
+    const x = random(9, xs)
+    const w = random(10, ws)
+    const y = tf.tidy(() =>
+      conv3dTransposeOp(
+        tf.tensor5d(Float32Array.from(x), xs),
+        tf.tensor5d(Float32Array.from(w), ws),
+        out,
+        [2, 1, 1],
+        "valid",
+      ).dataSync(),
+    )
+    expectClose(y, refConv3dTranspose(x, xs, w, ws, out, [2, 1, 1], "valid"))
+  })
+
   it.each(TRANSPOSE_CASES)(
     "Conv3DBackpropInputV2 as a transposed convolution, values and custom gradients: $label",
     (c) => {
@@ -391,6 +411,34 @@ describe.each(backends)("3-D kernels on %s", (backend) => {
       expectClose(gw, fw, 1e-3)
     },
   )
+})
+
+it("the 3-D ops refuse the wasm backend, whose strided 3-D kernels are wrong, naming the backends to use", async () => {
+  await selectBackend("wasm")
+  const layer: Conv3dLayer = {
+    kind: "conv3d",
+    name: "c",
+    kernel: [3, 3, 3],
+    stride: [2, 2, 2],
+    padding: "same",
+    filters: 2,
+    activation: "none",
+    initStd: 0,
+  }
+  expect(() => tf.tidy(() => conv3dOp(tf.zeros([1, 4, 4, 4, 1]), tf.zeros([3, 3, 3, 1, 2]), layer))).toThrow(
+    /cannot run on the "wasm" backend.*Use backend "tensorflow".*or "cpu"/,
+  )
+  expect(() =>
+    tf.tidy(() =>
+      conv3dTransposeOp(
+        tf.zeros([1, 2, 2, 2, 2]),
+        tf.zeros([3, 3, 3, 1, 2]),
+        [1, 4, 4, 4, 1],
+        [2, 2, 2],
+        "same",
+      ),
+    ),
+  ).toThrow(/wasm/)
 })
 
 describe("dynamic-texture nets (FC_S / FC_S_128)", () => {

@@ -152,6 +152,18 @@ const conv3dBackpropFilter = (
       { strides: mutable(stride), pad: padding, filterShape },
     ) as tf.Tensor5D
 
+/**
+ * tfjs-backend-wasm's 3-D kernels give wrong numbers for strided convolutions (its Conv3D
+ * values and Conv3DBackpropFilterV2 against a float64 reference, as test/layers3d.test.ts
+ * showed); the native ("tensorflow") and pure-JS ("cpu") backends are checked right.
+ */
+const checkBackend = (): void => {
+  if (tf.getBackend() === "wasm")
+    throw new Error(
+      'video nets cannot run on the "wasm" backend: its 3-D convolution kernels give wrong results for strides above 1. Use backend "tensorflow" (native; `npm run setup:native` builds it) or "cpu".',
+    )
+}
+
 /** conv3d whose input gradient comes from `conv3dBackpropInput`. */
 export const conv3d = (
   x: tf.Tensor5D,
@@ -159,6 +171,7 @@ export const conv3d = (
   stride: Triple,
   padding: "same" | "valid",
 ): tf.Tensor5D => {
+  checkBackend()
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xi, wi, save] = args as [tf.Tensor5D, tf.Tensor5D, tf.GradSaveFunc]
     save([xi, wi])
@@ -190,6 +203,7 @@ export const conv3dTranspose = (
   stride: Triple,
   padding: "same" | "valid",
 ): tf.Tensor5D => {
+  checkBackend()
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xi, wi, save] = args as [tf.Tensor5D, tf.Tensor5D, tf.GradSaveFunc]
     save([xi, wi])
