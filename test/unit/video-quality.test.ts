@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { beforeAll, describe, expect, it } from "vitest"
-import { normals, rootKey } from "../src/models/random.js"
+import { normals, rootKey } from "../../src/models/random.js"
 import {
   type ClipShape,
   floorStarts,
@@ -8,8 +8,8 @@ import {
   scoreClips,
   videoFloor,
   videoReference,
-} from "../src/models/video-quality.js"
-import { useTestBackend } from "./support.js"
+} from "../../src/models/video-quality.js"
+import { useTestBackend } from "../support.js"
 
 const H = 16
 const W = 16

@@ -9,8 +9,8 @@ import * as nodePath from "node:path"
 import { Effect } from "effect"
 import sharp from "sharp"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { decodeVideo, ffmpegPath, loadVideo, type VideoOptions } from "../src/pipeline/data/video.js"
-import { decodeNpy } from "../src/pipeline/run-dir/image-files.js"
+import { decodeVideo, ffmpegPath, loadVideo, type VideoOptions } from "../../src/pipeline/data/video.js"
+import { decodeNpy } from "../../src/pipeline/run-dir/image-files.js"
 import {
   encodeGif,
   encodeMp4,
@@ -20,7 +20,7 @@ import {
   type Videos,
   videoAt,
   videoGrid,
-} from "../src/pipeline/run-dir/video-files.js"
+} from "../../src/pipeline/run-dir/video-files.js"
 
 const T = 12
 const SIDE = 16

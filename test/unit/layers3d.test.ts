@@ -7,8 +7,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { forwardMacs } from "../src/models/flops.js"
-import { forward, initParams, type NetSpec, paramSpecs } from "../src/models/layers.js"
+import { forwardMacs } from "../../src/models/flops.js"
+import { forward, initParams, type NetSpec, paramSpecs } from "../../src/models/layers.js"
 import {
   type Conv3dLayer,
   conv3dBackpropInput,
@@ -18,17 +18,17 @@ import {
   outSize3d,
   type Padding3d,
   type Triple,
-} from "../src/models/layers3d.js"
+} from "../../src/models/layers3d.js"
 import {
   CPU_VIDEO_SHAPE,
   cpuVideoOptions,
   dynamicTexture,
   officialVideoOptions,
   videoLatentFrames,
-} from "../src/models/nets.js"
-import { normals, rootKey } from "../src/models/random.js"
-import { selectBackend } from "../src/pipeline/backend/select.js"
-import { testBackend } from "./support.js"
+} from "../../src/models/nets.js"
+import { normals, rootKey } from "../../src/models/random.js"
+import { selectBackend } from "../../src/pipeline/backend/select.js"
+import { testBackend } from "../support.js"
 
 type Shape5 = [number, number, number, number, number]
 
