@@ -62,16 +62,31 @@ export interface ModelOptions {
 /** Height, width, channels of one image. */
 export type ImageShape = readonly [number, number, number]
 
+/** Frames, height, width, channels of one video. */
+export type VideoShape = readonly [number, number, number, number]
+
+/** One observed example: an image, or a video (spatial-temporal nets). */
+export type SampleShape = ImageShape | VideoShape
+
+export const isVideoShape = (shape: SampleShape): shape is VideoShape => shape.length === 4
+
 export interface Architecture {
-  /** The image shape of the official configuration (and the only one a fixed-size net accepts). */
-  readonly imageShape: ImageShape
-  /** `image`: the shape the data supplies (default `imageShape`); fully convolutional nets adapt to it. */
-  readonly descriptor: (o: ModelOptions, image?: ImageShape) => NetSpec
-  readonly generator: (o: ModelOptions, image?: ImageShape) => NetSpec
+  /** The shape of the official configuration (and the only one a fixed-size net accepts). */
+  readonly imageShape: SampleShape
+  /**
+   * `image`: the shape the data supplies (default `imageShape`); fully convolutional and
+   * video nets adapt to it. Method syntax: an image architecture is only ever given images.
+   */
+  descriptor(o: ModelOptions, image?: SampleShape): NetSpec
+  generator(o: ModelOptions, image?: SampleShape): NetSpec
   /** How many widths `descriptorChannels` / `generatorChannels` must list (default 3 / 3; no `generator`: any). */
   readonly widths?: { readonly descriptor: number; readonly generator?: number }
   /** Any image size works (texture nets): sampling may ask for images larger than the training crops. */
   readonly fullyConvolutional?: boolean
+  /** Spatial-temporal nets of videos [frames, height, width, channels]. */
+  readonly video?: boolean
+  /** Why the data's shape cannot be taken, or undefined when it can (nets that adapt to the data). */
+  readonly unfit?: (shape: SampleShape) => string | undefined
 }
 
 /**
@@ -253,29 +268,6 @@ export const mnistConditional: Architecture = {
   }),
 }
 
-export const architectures = {
-  mnist,
-  mnistConditional,
-  object64,
-  cifar32,
-  texture,
-} as const satisfies Record<string, Architecture>
-export type ArchitectureName = keyof typeof architectures
-
-/** Frames, height, width, channels of one video. */
-export type VideoShape = readonly [number, number, number, number]
-
-/** A spatial-temporal architecture: nets over videos [frames, height, width, channels]. */
-export interface VideoArchitecture {
-  /** The video shape of the official configuration. */
-  readonly videoShape: VideoShape
-  readonly widths: { readonly descriptor: number; readonly generator: number }
-  /** Why `video` cannot be taken, or undefined when it can. */
-  readonly unfit: (video: VideoShape) => string | undefined
-  readonly descriptor: (o: ModelOptions, video?: VideoShape) => NetSpec
-  readonly generator: (o: ModelOptions, video?: VideoShape) => NetSpec
-}
-
 /** Official initialisation of the spatial-temporal code (src/ops.py): conv3d N(0, 0.001), convT3d N(0, 0.005). */
 export const CONV3D_INIT_STD = 0.001
 
@@ -343,10 +335,14 @@ export const videoLatentFrames = (frames: number): number => Math.floor((frames 
  * The same topology at a CPU scale is this architecture at a smaller shape with narrower
  * widths (`cpuVideoOptions`, `CPU_VIDEO_SHAPE`).
  */
-export const dynamicTexture: VideoArchitecture = {
-  videoShape: [64, 128, 128, 3],
+export const dynamicTexture: Architecture = {
+  imageShape: [64, 128, 128, 3],
   widths: { descriptor: 2, generator: 3 },
-  unfit: ([t, h, w]) => {
+  video: true,
+  unfit: (shape) => {
+    if (!isVideoShape(shape))
+      return `it takes videos [frames, height, width, channels], not ${shape.join("x")} images`
+    const [t, h, w] = shape
     if (h !== w) return `frames must be square, got ${h}x${w}`
     if (h % 4 !== 0) return `the frame side must be a multiple of 4, got ${h}`
     if (t % 2 !== 0 || videoLatentFrames(t) < 1)
@@ -354,7 +350,7 @@ export const dynamicTexture: VideoArchitecture = {
     return undefined
   },
   descriptor: (o, video = [64, 128, 128, 3]) => {
-    const [t, s, , c] = video
+    const [t, s, , c] = video as VideoShape
     return {
       inputShape: [t, s, s, c],
       layers: [
@@ -365,7 +361,7 @@ export const dynamicTexture: VideoArchitecture = {
     }
   },
   generator: (o, video = [64, 128, 128, 3]) => {
-    const [t, s, , c] = video
+    const [t, s, , c] = video as VideoShape
     const zt = videoLatentFrames(t)
     const [g1, g2, g3] = o.generatorChannels as [number, number, number]
     return {
@@ -406,5 +402,12 @@ export const cpuVideoOptions: ModelOptions = {
   generatorChannels: [64, 32, 16],
 }
 
-export const videoArchitectures = { dynamicTexture } as const satisfies Record<string, VideoArchitecture>
-export type VideoArchitectureName = keyof typeof videoArchitectures
+export const architectures = {
+  mnist,
+  mnistConditional,
+  object64,
+  cifar32,
+  texture,
+  dynamicTexture,
+} as const satisfies Record<string, Architecture>
+export type ArchitectureName = keyof typeof architectures

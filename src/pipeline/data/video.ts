@@ -17,6 +17,7 @@ import { createRequire } from "node:module"
 import * as nodePath from "node:path"
 import { Effect } from "effect"
 import sharp, { type Sharp } from "sharp"
+import type { DataSpec } from "../config/data-spec.js"
 import { DataError } from "../errors.js"
 import { minMaxScale, reasonOf } from "./decode.js"
 
@@ -313,3 +314,20 @@ export const loadVideo = (o: VideoOptions): Effect.Effect<Video, DataError> =>
           e instanceof VideoProblem ? e.message : `data.path: ${o.path} cannot be decoded: ${reasonOf(e)}.`,
       }),
   })
+
+/**
+ * The observed clip of a run's data as trained on (its first `video[0]` frames at the nets' size),
+ * or with `frames: "all"` every frame there is; undefined when the data is not a video or cannot
+ * be read now (a run moved to another machine).
+ */
+export const observedClip = (
+  data: DataSpec,
+  video: readonly [number, number, number, number],
+  frames: number | "all" = video[0],
+): Effect.Effect<Video | undefined> =>
+  data.source !== "video"
+    ? Effect.succeed(undefined)
+    : loadVideo({ ...data, frames, height: video[1], width: video[2] }).pipe(
+        Effect.map((clip): Video | undefined => clip),
+        Effect.orElseSucceed(() => undefined),
+      )

@@ -176,8 +176,11 @@ export const encodeMp4 = async (stack: FrameStack, fps = 25): Promise<Buffer> =>
   }
 }
 
-/** .npy N×T×H×W×C float32 in [0, 1] (values clipped to [-1, 1], then (v + 1) / 2). */
-export const encodeVideosNpy = (videos: Videos): Buffer => {
+/** .npy N×T×H×W×C (or any leading axes) float32 in [0, 1] (values clipped to [-1, 1], then (v + 1) / 2). */
+export const encodeVideosNpy = (videos: {
+  readonly values: Float32Array
+  readonly shape: ReadonlyArray<number>
+}): Buffer => {
   const unit = new Float32Array(videos.values.length)
   for (let i = 0; i < unit.length; i++)
     unit[i] = (Math.min(1, Math.max(-1, videos.values[i] as number)) + 1) / 2
