@@ -7,6 +7,8 @@
  * TensorFlow's (the odd pixel of SAME goes after), and an explicit `[t, h, w]` pads that
  * many zeros on both sides of each axis before a VALID convolution.
  */
+// the union package registers tfjs's own gradients first; the Conv3D one is replaced below
+import "@tensorflow/tfjs"
 import * as tf from "@tensorflow/tfjs-core"
 import type { Activation } from "./layers.js"
 
@@ -82,8 +84,10 @@ export const padBefore = (n: Triple, k: Triple, s: Triple, padding: "same" | "va
  * ∂L/∂x of y = conv3d(x, w) (TensorFlow's Conv3DBackpropInputV2), computed by sub-pixel
  * decomposition into forward stride-1 convolutions: along an axis with stride s, the input
  * positions i with (i + pad) ≡ r (mod s) receive only the kernel taps r, r + s, r + 2s, …, so
- * dx restricted to them is a full correlation of dy with those taps, flipped; the s³ residue
- * classes are then interleaved. Same arithmetic as the kernel, but TensorFlow's CPU kernel
+ * dx restricted to them is a full correlation of dy with those taps, flipped. All s³ residue
+ * classes are one convolution (their flipped taps side by side in the output channels, padded
+ * with zero taps to a common size), then interleaved like a depth-to-space. Same arithmetic as
+ * the kernel up to those zero taps, but TensorFlow's CPU kernel
  * for it is 5–30x slower than its forward convolution when the input has few channels (the
  * descriptor's first layer under Langevin, the generator's last transposed convolution).
  */
@@ -97,40 +101,57 @@ export const conv3dBackpropInput = (
   tf.tidy(() => {
     const [batch, ...rest] = inShape
     const n: Triple = [rest[0], rest[1], rest[2]]
-    const [kt, kh, kw, ci, co] = w.shape
+    const [kt, kh, kw, ci] = w.shape
     const k: Triple = [kt, kh, kw]
     const out: Triple = [dy.shape[1], dy.shape[2], dy.shape[3]]
     const p = padBefore(n, k, stride, padding)
     const q = AXES.map((a) => Math.ceil((n[a] + p[a]) / stride[a])) as unknown as Triple
     const taps = (a: 0 | 1 | 2, r: number): number => (r < k[a] ? Math.ceil((k[a] - r) / stride[a]) : 0)
-    const part = (r: Triple): tf.Tensor5D => {
+    // residue 0 has the most taps along every axis; the others get leading zero taps to match
+    const most = AXES.map((a) => taps(a, 0)) as unknown as Triple
+    const subKernel = (r: Triple): tf.Tensor => {
       const m = AXES.map((a) => taps(a, r[a])) as unknown as Triple
-      if (m.some((v) => v === 0)) return tf.zeros([batch, q[0], q[1], q[2], ci])
-      const sub = tf.stridedSlice(w, [r[0], r[1], r[2], 0, 0], [kt, kh, kw, ci, co], [...stride, 1, 1])
-      const filter = tf.transpose(tf.reverse(sub, [0, 1, 2]), [0, 1, 2, 4, 3]) as tf.Tensor5D
-      const padded = tf.pad(dy, [
+      if (m.some((v) => v === 0)) return tf.zeros([most[0], most[1], most[2], w.shape[4], ci])
+      // taps r + m·s of each strided axis, last first (a gather per axis: StridedSlice is slow on large kernels)
+      const sub = AXES.reduce(
+        (acc: tf.Tensor, a) =>
+          stride[a] === 1
+            ? tf.reverse(acc, a)
+            : tf.gather(
+                acc,
+                Array.from({ length: m[a] }, (_, i) => r[a] + (m[a] - 1 - i) * stride[a]),
+                a,
+              ),
+        w,
+      )
+      return tf.pad(tf.transpose(sub, [0, 1, 2, 4, 3]), [
+        ...AXES.map((a): [number, number] => [most[a] - m[a], 0]),
         [0, 0],
-        ...AXES.map((a): [number, number] => [m[a] - 1, Math.max(0, q[a] - out[a])]),
         [0, 0],
-      ]) as tf.Tensor5D
-      return tf.slice(tf.conv3d(padded, filter, 1, "valid"), 0, [batch, q[0], q[1], q[2], ci])
+      ])
     }
     const [st, sh, sw] = stride
-    const range = (s: number) => Array.from({ length: s }, (_, i) => i)
-    // [batch, qt, st, qh, sh, qw, sw, ci]: residue classes interleaved along each axis
-    const woven = tf.stack(
-      range(st).map((rt) =>
-        tf.stack(
-          range(sh).map((rh) =>
-            tf.stack(
-              range(sw).map((rw) => part([rt, rh, rw])),
-              4,
-            ),
-          ),
-          3,
-        ),
-      ),
-      2,
+    const residues: Array<Triple> = []
+    for (let rt = 0; rt < st; rt++)
+      for (let rh = 0; rh < sh; rh++) for (let rw = 0; rw < sw; rw++) residues.push([rt, rh, rw])
+    // all residue classes in one stride-1 convolution, their outputs side by side in the channels
+    const filter = tf.concat(residues.map(subKernel), 4) as tf.Tensor5D
+    const padded = tf.pad(dy, [
+      [0, 0],
+      ...AXES.map((a): [number, number] => [most[a] - 1, Math.max(0, q[a] - out[a])]),
+      [0, 0],
+    ]) as tf.Tensor5D
+    const classes = tf.slice(tf.conv3d(padded, filter, 1, "valid"), 0, [
+      batch,
+      q[0],
+      q[1],
+      q[2],
+      residues.length * ci,
+    ])
+    // [batch, qt, qh, qw, st, sh, sw, ci] → [batch, qt, st, qh, sh, qw, sw, ci]: interleaved along each axis
+    const woven = tf.transpose(
+      tf.reshape(classes, [batch, q[0], q[1], q[2], st, sh, sw, ci]),
+      [0, 1, 4, 2, 5, 3, 6, 7],
     )
     const full = tf.reshape(woven, [batch, q[0] * st, q[1] * sh, q[2] * sw, ci])
     return tf.slice(full, [0, p[0], p[1], p[2], 0], [batch, n[0], n[1], n[2], ci]) as tf.Tensor5D
@@ -164,7 +185,31 @@ const checkBackend = (): void => {
     )
 }
 
-/** conv3d whose input gradient comes from `conv3dBackpropInput`. */
+/**
+ * The gradient of Conv3D for every 3-D convolution: the input's from `conv3dBackpropInput`
+ * (instead of TensorFlow's Conv3DBackpropInputV2, slow and, under oneDNN, wrong for some
+ * shapes), the filter's from Conv3DBackpropFilterV2. Registered in place of tfjs's own (which
+ * it otherwise equals) rather than as a custom gradient, so that each is computed only when
+ * asked for: Langevin needs ∂/∂X alone, a descriptor update ∂/∂w alone.
+ */
+tf.registerGradient({
+  kernelName: tf.Conv3D,
+  inputsToSave: ["x", "filter"],
+  gradFunc: (dy, saved, attrs) => {
+    const { strides, pad, dilations } = attrs as unknown as tf.Conv3DAttrs
+    const [x, filter] = saved as [tf.Tensor5D, tf.Tensor5D]
+    const s = (typeof strides === "number" ? [strides, strides, strides] : strides) as Triple
+    const d = typeof dilations === "number" ? [dilations] : dilations
+    if (d.some((v) => v !== 1))
+      throw new Error(`the gradient of a dilated conv3d is not supported (dilations ${d})`)
+    return {
+      x: () => conv3dBackpropInput(dy as tf.Tensor5D, filter, x.shape, s, pad),
+      filter: () => conv3dBackpropFilter(x, dy as tf.Tensor5D, filter.shape, s, pad),
+    }
+  },
+})
+
+/** conv3d (its gradient: the one registered above). */
 export const conv3d = (
   x: tf.Tensor5D,
   w: tf.Tensor5D,
@@ -172,22 +217,7 @@ export const conv3d = (
   padding: "same" | "valid",
 ): tf.Tensor5D => {
   checkBackend()
-  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [xi, wi, save] = args as [tf.Tensor5D, tf.Tensor5D, tf.GradSaveFunc]
-    save([xi, wi])
-    return {
-      value: tf.conv3d(xi, wi, mutable(stride), padding),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ws] = saved as [tf.Tensor5D, tf.Tensor5D]
-        const d = dy as tf.Tensor5D
-        return [
-          conv3dBackpropInput(d, ws, xs.shape, stride, padding),
-          conv3dBackpropFilter(xs, d, ws.shape, stride, padding),
-        ]
-      },
-    }
-  })
-  return op(x, w) as tf.Tensor5D
+  return tf.conv3d(x, w, mutable(stride), padding)
 }
 
 /**
