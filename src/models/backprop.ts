@@ -37,6 +37,10 @@ const unsupported = (layer: Layer): never => {
   throw new Error(`backprop: layer ${layer.name} (${layer.kind}) is not a generator layer`)
 }
 
+/** Whether forwardKeeping/backward cover the net (transposed convolutions and label concatenation: the image generators). */
+export const canKeepForward = (spec: NetSpec): boolean =>
+  spec.layers.every((layer) => layer.kind === "convTranspose" || layer.kind === "concatLabels")
+
 /** `forward(spec, params, x, labels)` keeping each layer's parts. */
 export const forwardKeeping = (
   spec: NetSpec,

@@ -5,7 +5,8 @@
  * (Ioffe & Szegedy 2015, arXiv:1502.03167, section 3) instead of differentiated
  * through `tf.moments`: half as many full-size passes over the activations.
  *
- * Over the n positions of a channel (batch × height × width), with xc = x − mean,
+ * Over the n positions of a channel (batch × height × width, and × frames for
+ * videos), with xc = x − mean,
  * r = 1/√(var + ε):
  *   y  = xc·r + β
  *   ∂β = Σ dy
@@ -16,15 +17,17 @@ import * as tf from "@tensorflow/tfjs-core"
 /** `tf.contrib.layers.batch_norm` default epsilon. */
 export const BATCH_NORM_EPSILON = 1e-3
 
-const AXES = [0, 1, 2]
+/** Every axis but the channels': N,H,W for images, N,T,H,W for videos. */
+const axesOf = (x: tf.Tensor): Array<number> => x.shape.slice(0, -1).map((_, i) => i)
 
 /** The forward pass and what its gradient needs: the centred input and 1/√(var + ε) per channel. */
 export const batchNormParts = (
   x: tf.Tensor,
   beta: tf.Tensor,
 ): { readonly value: tf.Tensor4D; readonly centred: tf.Tensor4D; readonly r: tf.Tensor1D } => {
-  const centred = tf.sub(x, tf.mean(x, AXES)) as tf.Tensor4D
-  const r = tf.rsqrt(tf.add(tf.mean(tf.square(centred), AXES), BATCH_NORM_EPSILON)) as tf.Tensor1D
+  const axes = axesOf(x)
+  const centred = tf.sub(x, tf.mean(x, axes)) as tf.Tensor4D
+  const r = tf.rsqrt(tf.add(tf.mean(tf.square(centred), axes), BATCH_NORM_EPSILON)) as tf.Tensor1D
   return { value: tf.add(tf.mul(centred, r), beta) as tf.Tensor4D, centred, r }
 }
 
@@ -34,15 +37,16 @@ export const batchNormBackward = (
   centred: tf.Tensor,
   r: tf.Tensor,
 ): { readonly dx: tf.Tensor4D; readonly dBeta: tf.Tensor1D } => {
-  const dBeta = tf.sum(dy, AXES) as tf.Tensor1D
-  const n = dy.size / (dy.shape[3] as number)
+  const axes = axesOf(dy)
+  const dBeta = tf.sum(dy, axes) as tf.Tensor1D
+  const n = dy.size / (dy.shape[dy.rank - 1] as number)
   const meanDy = tf.div(dBeta, n)
-  const k = tf.mul(tf.square(r), tf.mean(tf.mul(dy, centred), AXES))
+  const k = tf.mul(tf.square(r), tf.mean(tf.mul(dy, centred), axes))
   const dx = tf.mul(tf.sub(tf.sub(dy, meanDy), tf.mul(centred, k)), r) as tf.Tensor4D
   return { dx, dBeta }
 }
 
-export const batchNorm = (x: tf.Tensor4D, beta: tf.Tensor): tf.Tensor4D =>
+export const batchNorm = <T extends tf.Tensor>(x: T, beta: tf.Tensor): T =>
   tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, beta, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc]
     const { value, centred, r } = batchNormParts(x, beta)
@@ -54,4 +58,4 @@ export const batchNorm = (x: tf.Tensor4D, beta: tf.Tensor): tf.Tensor4D =>
         return [dx, dBeta]
       },
     }
-  })(x, beta) as tf.Tensor4D
+  })(x, beta) as T

@@ -11,7 +11,7 @@
  * Every function here returns tensors its caller owns and disposes the rest.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import { backward, disposeKept, forwardKeeping, type KeptForward } from "./backprop.js"
+import { backward, canKeepForward, disposeKept, forwardKeeping, type KeptForward } from "./backprop.js"
 import { forward, forwardSum, type NetSpec, type Params } from "./layers.js"
 import { foldIn, type Key, normalTensor } from "./random.js"
 
@@ -204,6 +204,9 @@ export const generatorStep = (
  */
 export const generateKeeping = (generator: Net, z: tf.Tensor): KeptForward =>
   forwardKeeping(generator.spec, generator.params, z, generator.labels)
+
+/** Whether `generateKeeping` covers this generator (else teaching runs its forward pass again). */
+export const canKeepGeneratorPass = (generator: Net): boolean => canKeepForward(generator.spec)
 
 export { disposeKept, type KeptForward }
 

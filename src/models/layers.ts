@@ -10,6 +10,15 @@ import * as tf from "@tensorflow/tfjs-core"
 import { type Activation, activate } from "./activations.js"
 import { batchNorm } from "./batch-norm.js"
 import { conv2d, conv2dTranspose } from "./conv.js"
+import {
+  type Conv3dLayer,
+  type ConvTranspose3dLayer,
+  conv3dOp,
+  convTranspose3dOp,
+  is3d,
+  type Layer3d,
+  paramSpecs3d,
+} from "./layers3d.js"
 import { foldIn, type Key, normalTensor } from "./random.js"
 
 export type { Activation } from "./activations.js"
@@ -67,7 +76,13 @@ export interface UpsampleLayer {
   readonly filters: number
 }
 
-export type Layer = ConvLayer | ConvTransposeLayer | ConcatLabelsLayer | UpsampleLayer
+export type Layer =
+  | ConvLayer
+  | ConvTransposeLayer
+  | ConcatLabelsLayer
+  | UpsampleLayer
+  | Conv3dLayer
+  | ConvTranspose3dLayer
 
 export interface NetSpec {
   /** Shape of one input example, e.g. [28, 28, 1] or [1, 1, 100]. */
@@ -101,6 +116,7 @@ export const paramSpecs = (spec: NetSpec): ReadonlyArray<ParamSpec> =>
   spec.layers.flatMap((layer, i): ReadonlyArray<ParamSpec> => {
     if (layer.kind === "concatLabels" || layer.kind === "upsample") return []
     const cin = channelsOf(spec, i)
+    if (is3d(layer)) return paramSpecs3d(layer, cin)
     const k = layer.kernel
     if (layer.kind === "conv")
       return [
@@ -150,12 +166,31 @@ export const concatLabels = (
   return tf.concat([x, tf.tile(tf.reshape(labels, [n, 1, 1, layer.classes]), [1, h, w, 1])], 3)
 }
 
+/** A 3-D (video) layer: convolution + bias, or transposed convolution + batch norm or bias; then the activation. */
+const applyLayer3d = (params: Params, x: tf.Tensor5D, layer: Layer3d): tf.Tensor5D => {
+  const w = param(params, `${layer.name}/w`) as tf.Tensor as tf.Tensor5D
+  // activate is rank-agnostic (element-wise); its static type is the images' rank 4
+  const activated = (t: tf.Tensor5D): tf.Tensor5D =>
+    activate(t as tf.Tensor as tf.Tensor4D, layer.activation) as tf.Tensor as tf.Tensor5D
+  if (layer.kind === "conv3d")
+    return activated(tf.add(conv3dOp(x, w, layer), param(params, `${layer.name}/b`)))
+  const y = convTranspose3dOp(x, w, layer)
+  return activated(
+    layer.batchNorm
+      ? batchNorm(y, param(params, `${layer.name}/beta`))
+      : (tf.add(y, param(params, `${layer.name}/b`)) as tf.Tensor5D),
+  )
+}
+
 const applyLayer = (params: Params, x: tf.Tensor4D, layer: Layer, labels?: tf.Tensor): tf.Tensor4D => {
   if (layer.kind === "concatLabels") return concatLabels(x, layer, labels)
   if (layer.kind === "upsample") {
     const [, h, wd] = x.shape
     return tf.image.resizeNearestNeighbor(x, [h * layer.factor, wd * layer.factor])
   }
+  // videos travel as rank-5 tensors under the same (rank-4) static type
+  if (is3d(layer))
+    return applyLayer3d(params, x as tf.Tensor as tf.Tensor5D, layer) as tf.Tensor as tf.Tensor4D
   const w = param(params, `${layer.name}/w`)
   const s = layer.stride
   if (layer.kind === "conv") {

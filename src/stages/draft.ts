@@ -1,7 +1,7 @@
 /** chains "generator" (the default): z ~ N(0, I), X̃ = g(z), fresh every iteration. */
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
-import { disposeKept, generate, generateKeeping } from "../models/coopnets.js"
+import { canKeepGeneratorPass, disposeKept, generate, generateKeeping } from "../models/coopnets.js"
 import { foldIn, normalTensor, rootKey } from "../models/random.js"
 import type { Drafted, Observed } from "./records.js"
 import { type CoreOptions, compute, defineStage, type Stage } from "./stage.js"
@@ -22,7 +22,8 @@ export const draftFromGenerator =
           o.chains,
           o.zDim,
         ]) as tf.Tensor2D
-        const generatorPass = keepPass ? generateKeeping(generator, z) : undefined
+        const generatorPass =
+          keepPass && canKeepGeneratorPass(generator) ? generateKeeping(generator, z) : undefined
         const drafts = generatorPass?.output ?? tf.tidy(() => generate(generator, z))
         const mean = tf.tidy(() => tf.mean(drafts).dataSync()[0] as number)
         return { z, drafts, mean, generatorPass }

@@ -192,7 +192,7 @@ const cases: ReadonlyArray<Case> = [
     "an image size the net cannot take",
     { data: { source: "folder", path: "imgs", size: 30 } },
     () =>
-      `${F}: model.arch "mnist" makes and reads 28x28x1 images but data (source "folder") gives 30x30x3; choose the architecture that fits the data (mnist: 28x28x1, cifar32: 32x32, object64: 64x64, texture: any multiple of 32).`,
+      `${F}: model.arch "mnist" makes and reads 28x28x1 images but data (source "folder") gives 30x30x3; choose the architecture that fits the data (mnist: 28x28x1, cifar32: 32x32, object64: 64x64, texture: any multiple of 32, dynamicTexture: videos).`,
   ),
   fileCase(
     "a missing image folder",

@@ -176,11 +176,13 @@ describe("batch norm with its written-out gradient", () => {
       const w = tf.mul(randn(41, [4, 4, 3, 5]), 0.3) as tf.Tensor4D
       const beta = tf.mul(randn(42, [3]), 0.1)
       // a per-channel offset so that the centring matters
-      const layer = (bn: typeof batchNorm) => (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
-        tf.leakyRelu(
-          bn(tf.add(conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, [7, 7], 2, "same"), 3), c),
-          LEAKY_SLOPE,
-        )
+      const layer =
+        (bn: (x: tf.Tensor4D, beta: tf.Tensor) => tf.Tensor4D) =>
+        (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+          tf.leakyRelu(
+            bn(tf.add(conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, [7, 7], 2, "same"), 3), c),
+            LEAKY_SLOPE,
+          )
       const y = layer(stockBatchNorm)(z, w, beta)
       expect(relativeError(layer(batchNorm)(z, w, beta), y)).toBeLessThan(TOLERANCE)
       const dy = randn(43, y.shape)

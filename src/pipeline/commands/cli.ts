@@ -185,7 +185,7 @@ export const runInvocation = (invocation: Invocation) =>
         return yield* written(
           result,
           `${invocation.pairs} interpolations of ${invocation.steps} frames [${result.shape}]`,
-          "grid.png, frames.npy",
+          result.shape.length === 6 ? "grid.gif, frames.npy" : "grid.png, frames.npy",
         )
       }
       case "evaluate": {

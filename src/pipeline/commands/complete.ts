@@ -14,7 +14,7 @@ import { complete } from "../../models/completion.js"
 import { meanFill, nearestNeighbourFill } from "../../models/completion-baselines.js"
 import { type CompletionScores, meanScores, scoreImages, toUnit } from "../../models/completion-metrics.js"
 import { hiddenFraction, squareMasks } from "../../models/masks.js"
-import type { ImageShape } from "../../models/nets.js"
+import { type ImageShape, isVideoShape } from "../../models/nets.js"
 import { foldIn, permutation, rootKey } from "../../models/random.js"
 import type { Dataset } from "../../stages/load.js"
 import type { ModelsShape } from "../../stages/models.js"
@@ -324,6 +324,10 @@ export const completeRun = (o: CompleteOptions) =>
     const spec = o.spec
     const run = yield* openTrainedRun(spec.checkpoint, o.outDir, o.force, "completed")
     const image = imageShapeOf(run.spec)
+    if (isVideoShape(image))
+      return yield* new UsageError({
+        message: `${o.source}: ${spec.checkpoint} holds video nets (model.arch "${run.spec.model.arch}"); complete recovers occluded images. Use it with a run trained on images.`,
+      })
     const [h, w, c] = image
     if (run.spec.model.arch === "mnistConditional")
       return yield* new UsageError({

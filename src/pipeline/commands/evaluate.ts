@@ -13,12 +13,19 @@
 import { Effect, FileSystem, Path } from "effect"
 import { Argument, CliError, Command, Flag } from "effect/cli"
 import { fitGaussian, frechetDistance } from "../../models/frechet.js"
+import { isVideoShape } from "../../models/nets.js"
 import { useBackend } from "../backend/service.js"
 import { imageShapeOf } from "../config/shapes.js"
 import type { BackendChoice, PipelineSpec } from "../config/spec.js"
 import { type ImageSet, readImageSet } from "../data/image-sets.js"
 import { loadMnist, MNIST_HELD_OUT } from "../data/mnist.js"
 import { DataError, UsageError } from "../errors.js"
+import {
+  DEFAULT_VIDEO_SAMPLES,
+  evaluateVideoRun,
+  type VideoEvaluation,
+  videoMarkdown,
+} from "../evaluation/dynamic-texture.js"
 import {
   adaptation,
   disposeFeatureModel,
@@ -46,7 +53,7 @@ import {
 } from "../evaluation/texture-quality.js"
 import { drawFromNoise, drawSamples, sampleShape } from "../nets/draw.js"
 import type { GeneratorWeights } from "../nets/generator-average.js"
-import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
+import { openTrainedRun, type TrainedRun, withTrainedModels } from "../nets/trained.js"
 import { claimOutputDir } from "../run-dir/layout.js"
 import { writeAtomic } from "../run-dir/writer.js"
 import { choiceFlag, forceFlag, given, intFlag, invoke, outFlag, UsageHint, weightsFlag } from "./flags.js"
@@ -236,6 +243,8 @@ export interface EvaluationReport {
     readonly adapted: string | null
     readonly frechetDistance: number
   }
+  /** video runs: the dynamic-texture measure */
+  readonly video?: VideoEvaluation
   readonly skipped: ReadonlyArray<{ readonly metrics: string; readonly reason: string }>
 }
 
@@ -306,6 +315,8 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
       const shape = texture
         ? yield* sampleShape(spec, o.size ?? 2 * imageShapeOf(spec)[0])
         : imageShapeOf(spec)
+      if (isVideoShape(shape))
+        return yield* new DataError({ message: `${o.location} holds video nets; they are evaluated apart.` })
       yield* checkApplicable(shape, o, "samples", exemplar)
       const fromNoise = spec.stages.chains !== "generator" && spec.stages.chains !== "conditional"
       log(
@@ -393,7 +404,7 @@ const heldOutDigits = (o: EvaluateOptions, log: (line: string) => void) =>
     const count = o.count ?? MNIST_HELD_OUT
     const digits = yield* loadMnist(count, 0, "test")
     const evaluated: Evaluated = {
-      set: { images: digits.images, count, shape: digits.shape },
+      set: { images: digits.images, count, shape: [28, 28, 1] },
       source: { kind: "images", path: MNIST_TEST_LOCATION, count, shape: digits.shape },
       outDir,
     }
@@ -463,6 +474,7 @@ export const markdown = (r: EvaluationReport): string => {
       "",
     )
   }
+  if (r.video !== undefined) lines.push(...videoMarkdown(r.video, what))
   for (const s of r.skipped) lines.push(`Skipped ${s.metrics}: ${s.reason}`, "")
   return `${lines.join("\n").trimEnd()}\n`
 }
@@ -479,6 +491,8 @@ export const evaluate = (o: EvaluateOptions) =>
       return yield* new UsageError({
         message: `--features ${o.features} needs --reference <folder|npy>: the real images to compare with.`,
       })
+    const videoRun = yield* videoRunAt(o)
+    if (videoRun !== undefined) return yield* evaluateVideo(o, videoRun, log)
     const { set, source, outDir, exemplar } = yield* imagesToEvaluate(o, log)
     const skipped: Array<{ metrics: string; reason: string }> = []
 
@@ -569,12 +583,70 @@ export const evaluate = (o: EvaluateOptions) =>
       ...(features === undefined ? {} : { features }),
       skipped,
     }
+    return yield* writeReport(path, outDir, report)
+  })
+
+const writeReport = (path: Path.Path, outDir: string, report: EvaluationReport) =>
+  Effect.gen(function* () {
     const table = markdown(report)
     const encode = (s: string) => new TextEncoder().encode(s)
     yield* writeAtomic(path.join(outDir, "evaluation.json"), encode(`${JSON.stringify(report, null, 2)}\n`))
     yield* writeAtomic(path.join(outDir, "evaluation.md"), encode(table))
     const result: EvaluateResult = { outDir, report, table }
     return result
+  })
+
+/** A trained run of video nets at `o.location`, or undefined (anything else is evaluated as images). */
+const videoRunAt = (o: EvaluateOptions) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    if (o.location === MNIST_TEST_LOCATION) return undefined
+    if (!(yield* fs.exists(o.location).pipe(Effect.orElseSucceed(() => false)))) return undefined
+    if (!(yield* isTrainedRun(o.location))) return undefined
+    const run = yield* openTrainedRun(o.location, o.outDir, o.force, "evaluation")
+    return isVideoShape(imageShapeOf(run.spec)) ? run : undefined
+  })
+
+/** Video runs: the dynamic-texture measure of N sampled clips against the observed clip, with its floor. */
+const evaluateVideo = (o: EvaluateOptions, run: TrainedRun, log: (line: string) => void) =>
+  Effect.gen(function* () {
+    const path = yield* Path.Path
+    if (o.features !== undefined)
+      return yield* new UsageError({
+        message: `--features applies to images; ${o.location} holds video nets, which get the dynamic-texture measure.`,
+      })
+    const count = o.count ?? DEFAULT_VIDEO_SAMPLES
+    const langevinSteps = o.langevinSteps ?? 0
+    const seed = o.seed ?? 0
+    const shape = imageShapeOf(run.spec)
+    log(`Sampling ${count} clips from ${run.checkpoint.dir} (langevin ${langevinSteps}, seed ${seed}) ...`)
+    const video = yield* evaluateVideoRun(run, {
+      count,
+      langevinSteps,
+      seed,
+      backend: o.backend,
+      quiet: o.quiet,
+    })
+    const report: EvaluationReport = {
+      format: EVALUATION_FORMAT,
+      source: {
+        kind: "checkpoint",
+        path: run.checkpoint.dir,
+        count,
+        shape,
+        iteration: run.checkpoint.manifest.iteration,
+        langevinSteps,
+        seed,
+      },
+      video,
+      skipped: [
+        {
+          metrics: "the MNIST metrics and the Fréchet distance on a feature model",
+          reason: `the samples are ${shapeName(shape)} videos.`,
+        },
+      ],
+    }
+    return yield* writeReport(path, run.outDir, report)
   })
 
 export type EvaluateInvocation = EvaluateOptions & { readonly kind: "evaluate" }

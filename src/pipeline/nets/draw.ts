@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { generate, langevinRevise, withLabels } from "../../models/coopnets.js"
 import { oneHot } from "../../models/labels.js"
-import { architectures, CLASSES, type ImageShape, textureUpsampling } from "../../models/nets.js"
+import { architectures, CLASSES, type SampleShape, textureUpsampling } from "../../models/nets.js"
 import { foldIn, normalTensor, rootKey } from "../../models/random.js"
 import type { ModelsShape } from "../../stages/models.js"
 import { imageShapeOf, latentSizeOf, netSpecsOf } from "../config/shapes.js"
@@ -23,12 +23,11 @@ export const drawSamples = (
   count: number,
   langevinSteps: number,
   seed: number,
-  image: ImageShape = imageShapeOf(spec),
+  image: SampleShape = imageShapeOf(spec),
   /** conditional nets: the class of every sample; default sample i is of class i mod 10 */
   label?: number,
 ): Float32Array => {
-  const [h, w, c] = image
-  const size = h * w * c
+  const size = image.reduce((a: number, b: number) => a * b, 1)
   // Fully convolutional nets reuse the trained weights at another image size.
   const nets = netSpecsOf(spec, image)
   const generator = { spec: nets.generator, params: models.generator.params }
@@ -68,7 +67,7 @@ export const drawFromNoise = (
   count: number,
   langevinSteps: number,
   seed: number,
-  image: ImageShape = imageShapeOf(spec),
+  image: SampleShape = imageShapeOf(spec),
 ): Float32Array => {
   const size = image[0] * image[1] * image[2]
   const descriptor = { spec: netSpecsOf(spec, image).descriptor, params: models.descriptor.params }
@@ -91,17 +90,17 @@ export const drawFromNoise = (
   return out
 }
 
-/** The image shape to sample: the training one, or `size` x `size` for a fully convolutional net. */
+/** The shape to sample: the training one, or `size` x `size` for a fully convolutional net. */
 export const sampleShape = (
   spec: PipelineSpec,
   size: number | undefined,
-): Effect.Effect<ImageShape, UsageError> => {
+): Effect.Effect<SampleShape, UsageError> => {
   const image = imageShapeOf(spec)
-  if (size === undefined || size === image[0]) return Effect.succeed(image)
-  if (!architectures[spec.model.arch].fullyConvolutional)
+  if (size === undefined || (image.length === 3 && size === image[0])) return Effect.succeed(image)
+  if (!architectures[spec.model.arch].fullyConvolutional || image.length !== 3)
     return Effect.fail(
       new UsageError({
-        message: `--size needs a fully convolutional net (model.arch "texture"); this checkpoint's "${spec.model.arch}" nets make ${image[0]}x${image[1]} images only.`,
+        message: `--size needs a fully convolutional net (model.arch "texture"); this checkpoint's "${spec.model.arch}" nets make ${image.slice(0, -1).join("x")} ${image.length === 4 ? "videos" : "images"} only.`,
       }),
     )
   const factor = textureUpsampling(spec.model)

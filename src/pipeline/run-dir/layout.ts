@@ -5,7 +5,7 @@
  *   <run>/config.json                the resolved pipeline (defaults filled in)
  *   <run>/run.json                   source file, backend and why, versions, start time
  *   <run>/metrics.jsonl              one line per iteration, plus evaluation lines (metrics.ts)
- *   <run>/samples/<kind>-NNNNNN.png  grids of drafts and revisions
+ *   <run>/samples/<kind>-NNNNNN.png  grids of drafts and revisions (.gif for videos: the observed clip beside them)
  *   <run>/checkpoints/iter-NNNNNN/   periodic checkpoints; checkpoints/final/ the last
  *   <run>/report.html                the run at a glance, rewritten as it trains (../report/)
  *   <run>/tensorboard/               TensorBoard event files, one per training process (../report/tensorboard/)
@@ -37,8 +37,8 @@ export interface RunFiles {
   readonly record: string
   readonly metrics: string
   readonly samples: string
-  /** the grid of `kind` ("drafts" | "revised") written after `iteration` iterations */
-  readonly grid: (kind: string, iteration: number) => string
+  /** the grid of `kind` ("drafts" | "revised") written after `iteration` iterations (a .gif for videos) */
+  readonly grid: (kind: string, iteration: number, extension?: "png" | "gif") => string
   readonly checkpoints: string
   /** `checkpoints/<name>`: `final` or `iter-NNNNNN` */
   readonly checkpoint: (name: string) => string
@@ -53,7 +53,8 @@ export const runFiles = (dir: string, path: Pick<Path.Path, "join">): RunFiles =
   record: path.join(dir, "run.json"),
   metrics: path.join(dir, "metrics.jsonl"),
   samples: path.join(dir, "samples"),
-  grid: (kind, iteration) => path.join(dir, "samples", `${kind}-${String(iteration).padStart(6, "0")}.png`),
+  grid: (kind, iteration, extension = "png") =>
+    path.join(dir, "samples", `${kind}-${String(iteration).padStart(6, "0")}.${extension}`),
   checkpoints: path.join(dir, "checkpoints"),
   checkpoint: (name) => path.join(dir, "checkpoints", name),
   report: path.join(dir, "report.html"),

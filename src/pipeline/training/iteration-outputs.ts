@@ -17,6 +17,7 @@ import { encodePng, tile } from "../run-dir/image-files.js"
 import { checkpointName, type RunFiles } from "../run-dir/layout.js"
 import { type IterationLine, metricsJob } from "../run-dir/metrics.js"
 import { pruneJob } from "../run-dir/resume.js"
+import { encodeGif, type Videos, videoGrid } from "../run-dir/video-files.js"
 import type { WriteJob, WriterShape } from "../run-dir/writer.js"
 import type { Progress } from "./progress.js"
 import { type Snapshots, snapshotDue } from "./recovery.js"
@@ -102,10 +103,31 @@ export const evaluateEvery =
           yield* submitAll(c, [metricsJob(c.files.metrics, line), ...c.view.scalarJobs(line)])
         })
 
+/** A PNG grid of images; for videos an animated GIF with the first observed clip on the left. */
+const gridJob = (c: OutputContext, f: Finished, kind: string, tensor: tf.Tensor): WriteJob => {
+  const values = tensor.dataSync() as Float32Array
+  const [count, ...image] = tensor.shape as [number, ...Array<number>]
+  if (image.length === 4) {
+    const shape = tensor.shape as [number, number, number, number, number]
+    const observed = f.record.images
+    const clip = observed.shape.slice(1).reduce((a, b) => a * b, 1)
+    const lead: Videos = {
+      values: (observed.dataSync() as Float32Array).slice(0, clip),
+      shape: [1, ...(shape.slice(1) as [number, number, number, number])],
+    }
+    return c.view.gridJob(c.files.grid(kind, done(f), "gif"), kind, done(f), () =>
+      encodeGif(videoGrid({ values, shape }, { lead, columns: Math.min(count, 4) })),
+    )
+  }
+  return c.view.gridJob(c.files.grid(kind, done(f)), kind, done(f), () =>
+    encodePng(tile(values, count, image as [number, number, number])),
+  )
+}
+
 /**
- * Every `output.sampleEvery` iterations and at the last: PNG grids of the
- * drafts and the revised samples (also TensorBoard images), then a rebuild
- * of report.html with them.
+ * Every `output.sampleEvery` iterations and at the last: grids of the drafts and the revised
+ * samples (PNG; animated GIF beside the observed clip for videos; also TensorBoard images),
+ * then a rebuild of report.html with them.
  */
 export const writeGrids =
   (c: OutputContext) =>
@@ -117,15 +139,7 @@ export const writeGrids =
             ["drafts", f.record.drafts],
             ["revised", f.record.revised],
           ] as const,
-          ([kind, tensor]) => {
-            const values = tensor.dataSync() as Float32Array
-            const [count, ...image] = tensor.shape
-            return c.writer.submit(
-              c.view.gridJob(c.files.grid(kind, done(f)), kind, done(f), () =>
-                encodePng(tile(values, count, image as [number, number, number])),
-              ),
-            )
-          },
+          ([kind, tensor]) => c.writer.submit(gridJob(c, f, kind, tensor)),
           { discard: true },
         ).pipe(Effect.andThen(submitAll(c, c.view.refreshJob)))
 
