@@ -53,3 +53,14 @@ export const restoreAdam = async (
     o.accBeta2.assign(tf.scalar(powers.beta2Power))
   })
 }
+
+/**
+ * Changes the learning rate of a tfjs Adam optimiser in place, keeping its
+ * moments and step count (tfjs 4.x reads `learningRate` at every step).
+ */
+export const setLearningRate = (optimizer: tf.Optimizer, learningRate: number): void => {
+  const o = optimizer as unknown as { learningRate?: unknown }
+  if (typeof o.learningRate !== "number")
+    throw new Error("changing the learning rate needs tfjs's Adam (learningRate not found)")
+  o.learningRate = learningRate
+}

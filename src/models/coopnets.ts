@@ -11,7 +11,8 @@
  * Every function here returns tensors its caller owns and disposes the rest.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import { forward, type NetSpec, type Params } from "./layers.js"
+import { backward, canKeepForward, disposeKept, forwardKeeping, type KeptForward } from "./backprop.js"
+import { forward, forwardSum, type NetSpec, type Params } from "./layers.js"
 import { foldIn, type Key, normalTensor } from "./random.js"
 
 export interface Net {
@@ -42,7 +43,7 @@ const sumPerExample = (x: tf.Tensor): tf.Tensor1D =>
 
 /** f(X): one score per example, the sum of all descriptor outputs. */
 export const score = (descriptor: Net, x: tf.Tensor): tf.Tensor1D =>
-  sumPerExample(forward(descriptor.spec, descriptor.params, x, descriptor.labels))
+  forwardSum(descriptor.spec, descriptor.params, x, descriptor.labels)
 
 /** E(X) = ‖X‖²/(2s²) − f(X), one per example. */
 export const energy = (descriptor: Net, x: tf.Tensor, refSigma: number): tf.Tensor1D =>
@@ -80,13 +81,14 @@ export const langevinRevise = (
   const half = (o.stepSize * o.stepSize) / 2
   const shrink = 1 - half / (o.refSigma * o.refSigma)
   const scoreAndGrad = tf.valueAndGrad((x: tf.Tensor) => tf.sum(score(descriptor, x)))
-  const squaredNorm = tf.tidy(() => tf.sum(tf.square(x0)).dataSync()[0] as number)
-  let startScore = Number.NaN
+  // the start's energy is read off the first gradient evaluation and read back after the loop:
+  // no host read inside it
+  let startScore: tf.Scalar | undefined
   let x = x0
   for (let t = 0; t < o.steps; t++) {
     const next = tf.tidy(() => {
       const { value, grad } = scoreAndGrad(x)
-      if (t === 0) startScore = value.dataSync()[0] as number
+      if (t === 0) startScore = tf.keep(value as tf.Scalar)
       // X − (δ²/2)(X/s² − ∂f/∂X) = X·(1 − δ²/(2s²)) + (δ²/2)·∂f/∂X
       const drift = tf.add(tf.mul(x, shrink), tf.mul(grad, half))
       const moved = (
@@ -103,8 +105,12 @@ export const langevinRevise = (
     if (x !== x0) x.dispose()
     x = next
   }
-  if (o.steps === 0) startScore = tf.tidy(() => tf.sum(score(descriptor, x0)).dataSync()[0] as number)
-  const startEnergy = (squaredNorm / (2 * o.refSigma * o.refSigma) - startScore) / n
+  const [squaredNorm, f] = tf.tidy(() => [
+    tf.sum(tf.square(x0)).dataSync()[0] as number,
+    (startScore ?? tf.sum(score(descriptor, x0))).dataSync()[0] as number,
+  ])
+  startScore?.dispose()
+  const startEnergy = ((squaredNorm as number) / (2 * o.refSigma * o.refSigma) - (f as number)) / n
   return { revised: x === x0 ? tf.clone(x0) : x, startEnergy }
 }
 
@@ -128,11 +134,25 @@ export const descriptorStep = (
 ): DescriptorStep => {
   let fObs: tf.Scalar | undefined
   let fRev: tf.Scalar | undefined
+  const nObs = observed.shape[0]
+  const labels = descriptor.labels
+  // one pass over both batches (larger kernels, one weight gradient per layer); conditional
+  // nets read each chain's label, the label of the observed image with the same index
+  const together = labels === undefined || (labels.shape[0] === nObs && labels.shape[0] === revised.shape[0])
+  const both = together ? tf.concat([observed, revised], 0) : undefined
+  const bothLabels = labels === undefined || !together ? undefined : tf.concat([labels, labels], 0)
   const { value, grads } = tf.variableGrads(() => {
-    fObs = tf.keep(tf.mean(score(descriptor, observed)))
-    fRev = tf.keep(tf.mean(score(descriptor, revised)))
+    if (both !== undefined) {
+      const f = score(withLabels(descriptor, bothLabels), both)
+      fObs = tf.keep(tf.mean(tf.slice(f, 0, nObs)))
+      fRev = tf.keep(tf.mean(tf.slice(f, nObs)))
+    } else {
+      fObs = tf.keep(tf.mean(score(descriptor, observed)))
+      fRev = tf.keep(tf.mean(score(descriptor, revised)))
+    }
     return tf.sub(fRev, fObs)
   }, [...descriptor.params.values()])
+  tf.dispose([both, bothLabels].filter((t) => t !== undefined))
   optimizer.applyGradients(grads)
   tf.dispose(grads)
   const read = (t: tf.Tensor | undefined): number => {
@@ -175,6 +195,46 @@ export const generatorStep = (
   const loss = value.dataSync()[0] as number
   value.dispose()
   const pixels = revised.size / (revised.shape[0] as number)
+  return { loss, reconstructionError: (loss * 2 * sigma * sigma) / pixels }
+}
+
+/**
+ * g(z) keeping what teaching needs to differentiate it without a second forward
+ * pass (`generatorStepFromDraft`); `output` is bit for bit `generate(generator, z)`.
+ */
+export const generateKeeping = (generator: Net, z: tf.Tensor): KeptForward =>
+  forwardKeeping(generator.spec, generator.params, z, generator.labels)
+
+/** Whether `generateKeeping` covers this generator (else teaching runs its forward pass again). */
+export const canKeepGeneratorPass = (generator: Net): boolean => canKeepForward(generator.spec)
+
+export { disposeKept, type KeptForward }
+
+/**
+ * Teaching from the draft's kept forward pass: the same step as
+ * `generatorStep(generator, optimizer, z, revised, sigma)` for the z that
+ * drafted it, while the generator has not changed since. Does not consume `kept`.
+ * ∂L_G/∂g(z) = (g(z) − X̂)/(n·σ²).
+ */
+export const generatorStepFromDraft = (
+  generator: Net,
+  optimizer: tf.Optimizer,
+  kept: KeptForward,
+  revised: tf.Tensor4D,
+  sigma: number,
+): GeneratorStep => {
+  const g = kept.output
+  const n = g.shape[0]
+  const grads = tf.tidy(() =>
+    backward(generator.spec, generator.params, kept, tf.div(tf.sub(g, revised), n * sigma * sigma)),
+  )
+  optimizer.applyGradients(grads)
+  tf.dispose(grads)
+  const loss = tf.tidy(
+    () =>
+      tf.div(tf.sum(tf.mean(tf.square(tf.sub(revised, g)), 0)), 2 * sigma * sigma).dataSync()[0] as number,
+  )
+  const pixels = revised.size / n
   return { loss, reconstructionError: (loss * 2 * sigma * sigma) / pixels }
 }
 

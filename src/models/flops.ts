@@ -5,6 +5,7 @@
  * one for ∂/∂input, one for ∂/∂weights.
  */
 import type { Layer, NetSpec } from "./layers.js"
+import { is3d, macs3d, outSize3d, type Triple } from "./layers3d.js"
 
 const conv = (
   layer: Layer,
@@ -12,6 +13,8 @@ const conv = (
   cin: number,
 ): { macs: number; out: [number, number] } => {
   if (layer.kind === "concatLabels") return { macs: 0, out: [...inSize] }
+  if (is3d(layer)) throw new Error(`layer ${layer.name}: a 3-D layer in a 2-D net`)
+  if (layer.kind === "upsample") return { macs: 0, out: [inSize[0] * layer.factor, inSize[1] * layer.factor] }
   const k = layer.kernel
   if (layer.kind === "convTranspose")
     // every input pixel scatters a k×k×cout patch
@@ -23,8 +26,24 @@ const conv = (
   return { macs: out[0] * out[1] * k * k * cin * layer.filters, out }
 }
 
+/** Forward MACs for one video [frames, height, width, channels] through a net of 3-D layers. */
+const forwardMacs3d = (spec: NetSpec): number => {
+  const [t, h, w, c] = spec.inputShape as [number, number, number, number]
+  let size: Triple = [t, h, w]
+  let channels = c
+  let total = 0
+  for (const layer of spec.layers) {
+    if (!is3d(layer)) throw new Error(`layer ${layer.name}: a 2-D layer in a video net`)
+    total += macs3d(layer, size, channels)
+    size = outSize3d(layer, size)
+    channels = layer.filters
+  }
+  return total
+}
+
 /** Forward MACs for one example. */
 export const forwardMacs = (spec: NetSpec): number => {
+  if (spec.layers.some(is3d)) return forwardMacs3d(spec)
   let size: [number, number] = [spec.inputShape[0] as number, spec.inputShape[1] as number]
   let channels = spec.inputShape[2] as number
   let total = 0

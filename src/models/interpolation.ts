@@ -83,7 +83,7 @@ export const generateEach = (
           ? generator
           : withLabels(generator, tf.concat([labels.reference, tf.slice(labels.rows, [i, 0], [1, -1])], 0))
       const x = generate(conditioned, batch)
-      return tf.slice(x, [r, 0, 0, 0], [1, -1, -1, -1])
+      return tf.slice(x, r, 1) // row r along the batch axis, whatever the rank (images, videos)
     }),
   )
   const out = tf.concat(frames, 0)

@@ -7,9 +7,21 @@
 // tfjs-core alone registers no gradients; the union package's bundle registers them all.
 import "@tensorflow/tfjs"
 import * as tf from "@tensorflow/tfjs-core"
+import { type Activation, activate } from "./activations.js"
+import { batchNorm } from "./batch-norm.js"
+import { conv2d, conv2dTranspose } from "./conv.js"
+import {
+  type Conv3dLayer,
+  type ConvTranspose3dLayer,
+  conv3dOp,
+  convTranspose3dOp,
+  is3d,
+  type Layer3d,
+  paramSpecs3d,
+} from "./layers3d.js"
 import { foldIn, type Key, normalTensor } from "./random.js"
 
-export type Activation = "leakyRelu" | "relu" | "tanh" | "none"
+export type { Activation } from "./activations.js"
 export type Padding = "same" | "valid"
 
 /** Convolution (NHWC). `padding: "same"` follows TensorFlow: the odd pixel goes bottom/right. */
@@ -50,7 +62,27 @@ export interface ConcatLabelsLayer {
   readonly filters: number
 }
 
-export type Layer = ConvLayer | ConvTransposeLayer | ConcatLabelsLayer
+/**
+ * Nearest-neighbour upsampling by `factor` (each pixel becomes a factor x
+ * factor block); followed by a stride-1 convolution it is the "resize-convolution"
+ * that, unlike a strided transposed convolution, makes no checkerboard
+ * (Odena, Dumoulin & Olah, "Deconvolution and checkerboard artifacts", Distill 2016).
+ * No parameters; `filters` is the channel count it passes through.
+ */
+export interface UpsampleLayer {
+  readonly kind: "upsample"
+  readonly name: string
+  readonly factor: number
+  readonly filters: number
+}
+
+export type Layer =
+  | ConvLayer
+  | ConvTransposeLayer
+  | ConcatLabelsLayer
+  | UpsampleLayer
+  | Conv3dLayer
+  | ConvTranspose3dLayer
 
 export interface NetSpec {
   /** Shape of one input example, e.g. [28, 28, 1] or [1, 1, 100]. */
@@ -66,10 +98,8 @@ export interface ParamSpec {
   readonly initStd: number // 0: zeros
 }
 
-/** Leaky-ReLU slope of the official code (`lrelu(x, 0.2)`). */
-export const LEAKY_SLOPE = 0.2
-/** `tf.contrib.layers.batch_norm` default epsilon. */
-export const BATCH_NORM_EPSILON = 1e-3
+export { LEAKY_SLOPE } from "./activations.js"
+export { BATCH_NORM_EPSILON } from "./batch-norm.js"
 
 const channelsOf = (spec: NetSpec, index: number): number =>
   index === 0
@@ -84,8 +114,9 @@ const channelsOf = (spec: NetSpec, index: number): number =>
  */
 export const paramSpecs = (spec: NetSpec): ReadonlyArray<ParamSpec> =>
   spec.layers.flatMap((layer, i): ReadonlyArray<ParamSpec> => {
-    if (layer.kind === "concatLabels") return []
+    if (layer.kind === "concatLabels" || layer.kind === "upsample") return []
     const cin = channelsOf(spec, i)
+    if (is3d(layer)) return paramSpecs3d(layer, cin)
     const k = layer.kernel
     if (layer.kind === "conv")
       return [
@@ -117,33 +148,14 @@ export const initParams = (spec: NetSpec, key: Key, scope: string): Params =>
     }),
   )
 
-const activate = (x: tf.Tensor4D, activation: Activation): tf.Tensor4D => {
-  switch (activation) {
-    case "leakyRelu":
-      return tf.leakyRelu(x, LEAKY_SLOPE)
-    case "relu":
-      return tf.relu(x)
-    case "tanh":
-      return tf.tanh(x)
-    case "none":
-      return x
-  }
-}
-
-const param = (params: Params, name: string): tf.Variable => {
+export const param = (params: Params, name: string): tf.Variable => {
   const p = params.get(name)
   if (p === undefined) throw new Error(`missing parameter ${name}`)
   return p
 }
 
-/** Batch norm with the statistics of this batch (the official code never uses moving averages). */
-const batchNorm = (x: tf.Tensor4D, beta: tf.Tensor): tf.Tensor4D => {
-  const { mean, variance } = tf.moments(x, [0, 1, 2])
-  return tf.add(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, BATCH_NORM_EPSILON))), beta)
-}
-
 /** [n, h, w, c] ++ labels [n, classes] tiled to [n, h, w, classes] → [n, h, w, c + classes]. */
-const concatLabels = (
+export const concatLabels = (
   x: tf.Tensor4D,
   layer: ConcatLabelsLayer,
   labels: tf.Tensor | undefined,
@@ -154,20 +166,42 @@ const concatLabels = (
   return tf.concat([x, tf.tile(tf.reshape(labels, [n, 1, 1, layer.classes]), [1, h, w, 1])], 3)
 }
 
+/** A 3-D (video) layer: convolution + bias, or transposed convolution + batch norm or bias; then the activation. */
+const applyLayer3d = (params: Params, x: tf.Tensor5D, layer: Layer3d): tf.Tensor5D => {
+  const w = param(params, `${layer.name}/w`) as tf.Tensor as tf.Tensor5D
+  // activate is rank-agnostic (element-wise); its static type is the images' rank 4
+  const activated = (t: tf.Tensor5D): tf.Tensor5D =>
+    activate(t as tf.Tensor as tf.Tensor4D, layer.activation) as tf.Tensor as tf.Tensor5D
+  if (layer.kind === "conv3d")
+    return activated(tf.add(conv3dOp(x, w, layer), param(params, `${layer.name}/b`)))
+  const y = convTranspose3dOp(x, w, layer)
+  return activated(
+    layer.batchNorm
+      ? batchNorm(y, param(params, `${layer.name}/beta`))
+      : (tf.add(y, param(params, `${layer.name}/b`)) as tf.Tensor5D),
+  )
+}
+
 const applyLayer = (params: Params, x: tf.Tensor4D, layer: Layer, labels?: tf.Tensor): tf.Tensor4D => {
   if (layer.kind === "concatLabels") return concatLabels(x, layer, labels)
+  if (layer.kind === "upsample") {
+    const [, h, wd] = x.shape
+    return tf.image.resizeNearestNeighbor(x, [h * layer.factor, wd * layer.factor])
+  }
+  // videos travel as rank-5 tensors under the same (rank-4) static type
+  if (is3d(layer))
+    return applyLayer3d(params, x as tf.Tensor as tf.Tensor5D, layer) as tf.Tensor as tf.Tensor4D
   const w = param(params, `${layer.name}/w`)
   const s = layer.stride
   if (layer.kind === "conv") {
     const y = tf.add(
-      tf.conv2d(x, w as tf.Tensor4D, s, layer.padding),
+      conv2d(x, w as tf.Tensor4D, s, layer.padding),
       param(params, `${layer.name}/b`),
     ) as tf.Tensor4D
     return activate(y, layer.activation)
   }
-  const n = x.shape[0]
   const [h, wd] = layer.outSize
-  const y = tf.conv2dTranspose(x, w as tf.Tensor4D, [n, h, wd, layer.filters], s, layer.padding)
+  const y = conv2dTranspose(x, w as tf.Tensor4D, [h, wd], s, layer.padding)
   const shifted = layer.batchNorm
     ? batchNorm(y, param(params, `${layer.name}/beta`))
     : (tf.add(y, param(params, `${layer.name}/b`)) as tf.Tensor4D)
@@ -180,6 +214,26 @@ export const forward = (spec: NetSpec, params: Params, x: tf.Tensor, labels?: tf
     (h, layer) => applyLayer(params, h, layer, labels),
     tf.reshape(x, [x.shape[0] as number, ...spec.inputShape]) as unknown as tf.Tensor4D,
   )
+
+/**
+ * The sum of the net's outputs per example, `Σ forward(...)` over positions and
+ * channels (the descriptor's score f(X)). A last convolution without activation
+ * is linear, so the sum over its output channels is one convolution with the
+ * filters and biases summed: Σ_u (W_u·h + b_u) = (Σ_u W_u)·h + Σ_u b_u. For the
+ * descriptors' fully connected last layer that is a matrix-vector product
+ * instead of a matrix product with `units` columns, in every Langevin step.
+ */
+export const forwardSum = (spec: NetSpec, params: Params, x: tf.Tensor, labels?: tf.Tensor): tf.Tensor1D => {
+  const last = spec.layers.at(-1)
+  if (last === undefined || last.kind !== "conv" || last.activation !== "none")
+    return tf.sum(forward(spec, params, x, labels), [1, 2, 3])
+  const h = forward({ ...spec, layers: spec.layers.slice(0, -1) }, params, x, labels)
+  const w = tf.sum(param(params, `${last.name}/w`), 3, true) as tf.Tensor4D
+  const y = conv2d(h, w, last.stride, last.padding)
+  const [, oh, ow] = y.shape
+  // every output position adds every unit's bias
+  return tf.add(tf.sum(y, [1, 2, 3]), tf.mul(tf.sum(param(params, `${last.name}/b`)), oh * ow))
+}
 
 /** Output shape of one example (computed by a dry run on a zero batch of one). */
 export const outputShape = (spec: NetSpec, params: Params): ReadonlyArray<number> =>

@@ -8,9 +8,11 @@ import type {
   ConcatLabelsLayer,
   ConvLayer,
   ConvTransposeLayer,
+  Layer,
   NetSpec,
   Padding,
 } from "./layers.js"
+import type { Conv3dLayer, ConvTranspose3dLayer, Padding3d, Triple } from "./layers3d.js"
 
 /** Official initialisation: conv weights N(0, 0.01), transposed-conv weights N(0, 0.005), biases 0. */
 export const CONV_INIT_STD = 0.01
@@ -61,16 +63,31 @@ export interface ModelOptions {
 /** Height, width, channels of one image. */
 export type ImageShape = readonly [number, number, number]
 
+/** Frames, height, width, channels of one video. */
+export type VideoShape = readonly [number, number, number, number]
+
+/** One observed example: an image, or a video (spatial-temporal nets). */
+export type SampleShape = ImageShape | VideoShape
+
+export const isVideoShape = (shape: SampleShape): shape is VideoShape => shape.length === 4
+
 export interface Architecture {
-  /** The image shape of the official configuration (and the only one a fixed-size net accepts). */
-  readonly imageShape: ImageShape
-  /** `image`: the shape the data supplies (default `imageShape`); fully convolutional nets adapt to it. */
-  readonly descriptor: (o: ModelOptions, image?: ImageShape) => NetSpec
-  readonly generator: (o: ModelOptions, image?: ImageShape) => NetSpec
+  /** The shape of the official configuration (and the only one a fixed-size net accepts). */
+  readonly imageShape: SampleShape
+  /**
+   * `image`: the shape the data supplies (default `imageShape`); fully convolutional and
+   * video nets adapt to it. Method syntax: an image architecture is only ever given images.
+   */
+  descriptor(o: ModelOptions, image?: SampleShape): NetSpec
+  generator(o: ModelOptions, image?: SampleShape): NetSpec
   /** How many widths `descriptorChannels` / `generatorChannels` must list (default 3 / 3; no `generator`: any). */
   readonly widths?: { readonly descriptor: number; readonly generator?: number }
   /** Any image size works (texture nets): sampling may ask for images larger than the training crops. */
   readonly fullyConvolutional?: boolean
+  /** Spatial-temporal nets of videos [frames, height, width, channels]. */
+  readonly video?: boolean
+  /** Why the data's shape cannot be taken, or undefined when it can (nets that adapt to the data). */
+  readonly unfit?: (shape: SampleShape) => string | undefined
 }
 
 /**
@@ -160,53 +177,87 @@ export const cifar32: Architecture = {
 /** Each of the texture generator's layers doubles the side: the latent map is the image side / 2^layers. */
 export const textureUpsampling = (o: ModelOptions): number => 2 ** (o.generatorChannels.length + 1)
 
+/** The official texture descriptor: 15x15 s3, 9x9 s1, 7x7 s1 convs with ReLU, no fc layer. */
+const textureDescriptor = (
+  o: ModelOptions,
+  image: SampleShape,
+  activation: Activation = "relu",
+): NetSpec => ({
+  inputShape: [...image],
+  layers: [
+    conv("conv1", 15, 3, "same", o.descriptorChannels[0] as number, activation),
+    conv("conv2", 9, 1, "same", o.descriptorChannels[1] as number, activation),
+    conv("conv3", 7, 1, "same", o.descriptorChannels[2] as number, activation),
+  ],
+})
+
+type Upsampler = "transposed5" | "resize3"
+
 /**
- * Texture synthesis from one image (the 3-layer net of Xie et al., "A Theory of Generative ConvNet",
- * ICML 2016, as drafted in zilongzheng/CoopNets' early history).
- * Fully convolutional, so one set of weights serves every image size.
- * Descriptor: 15x15 s3, 9x9 s1, 7x7 s1 convs with ReLU (official widths 100,
- * 70, 30); no fc layer: f(X) sums the last map over positions and channels.
- * Generator: z is a (h/2^L)x(w/2^L)xzDim latent map (official zDim 1); L 5x5
- * stride-2 transposed convs each double the side (official widths 512, 256,
- * 128, 64, so L = 5: a 7x7 map gives 224x224), tanh at the last.
+ * Latent map (h/2^L)x(w/2^L)xzDim → L doubling layers → h x w x c, batch norm
+ * and leaky ReLU after each hidden layer, tanh at the last. `transposed5`: 5x5
+ * stride-2 transposed convolutions (the official draft); `resize3`:
+ * nearest-neighbour x2 then a 3x3 stride-1 convolution (a stride-1 transposed
+ * convolution: the same thing with its kernel flipped), which cannot make the
+ * checkerboard of a stride-2 kernel whose size the stride does not divide
+ * (Odena, Dumoulin & Olah, "Deconvolution and checkerboard artifacts", Distill 2016).
+ */
+const textureGenerator = (o: ModelOptions, image: SampleShape, how: Upsampler): NetSpec => {
+  const factor = textureUpsampling(o)
+  const [h, w, c] = image
+  if (h % factor !== 0 || w % factor !== 0)
+    throw new Error(`texture generator: image ${h}x${w} is not a multiple of ${factor}`)
+  const size = (scale: number): readonly [number, number] => [(h / factor) * scale, (w / factor) * scale]
+  const widths = [...o.generatorChannels, c]
+  const layers = widths.flatMap((width, i): ReadonlyArray<Layer> => {
+    const last = i === widths.length - 1
+    const activation = last ? "tanh" : "leakyRelu"
+    const name = `deconv${i + 1}`
+    if (how === "transposed5")
+      return [
+        { ...convTranspose(name, 5, 2, "same", width, 0, !last, activation), outSize: size(2 ** (i + 1)) },
+      ]
+    const before = i === 0 ? o.zDim : (widths[i - 1] as number)
+    return [
+      { kind: "upsample", name: `up${i + 1}`, factor: 2, filters: before },
+      { ...convTranspose(name, 3, 1, "same", width, 0, !last, activation), outSize: size(2 ** (i + 1)) },
+    ]
+  })
+  return { inputShape: [h / factor, w / factor, o.zDim], layers }
+}
+
+/**
+ * Texture synthesis from one image (Exp 1), fully convolutional: one set of
+ * weights serves every image size. Descriptor: the official texture net
+ * (FACTS.md section 5, the 2016 texture net) — 15x15 s3, 9x9 s1, 7x7 s1 convs
+ * (official widths 100, 70, 30), no fc layer: f(X) sums the last map over
+ * positions and channels — with leaky ReLU (slope 0.2) instead of ReLU, so
+ * that no unit of the last map can die (a descriptor whose last ReLUs are all
+ * off has f ≡ 0: Langevin then only shrinks the chains to grey). Generator: z
+ * is a (h/2^L)x(w/2^L)xzDim latent map; L resize-convolution layers each
+ * double the side (no checkerboard), tanh at the last.
  */
 export const texture: Architecture = {
   imageShape: [64, 64, 1],
   widths: { descriptor: 3 },
   fullyConvolutional: true,
-  descriptor: (o, image = [64, 64, 1]) => ({
-    inputShape: [...image],
-    layers: [
-      conv("conv1", 15, 3, "same", o.descriptorChannels[0] as number, "relu"),
-      conv("conv2", 9, 1, "same", o.descriptorChannels[1] as number, "relu"),
-      conv("conv3", 7, 1, "same", o.descriptorChannels[2] as number, "relu"),
-    ],
-  }),
-  generator: (o, image = [64, 64, 1]) => {
-    const factor = textureUpsampling(o)
-    const [h, w, c] = image
-    if (h % factor !== 0 || w % factor !== 0)
-      throw new Error(`texture generator: image ${h}x${w} is not a multiple of ${factor}`)
-    const size = (scale: number): readonly [number, number] => [(h / factor) * scale, (w / factor) * scale]
-    const layers = [...o.generatorChannels, c].map(
-      (width, i): ConvTransposeLayer => ({
-        ...convTranspose(
-          `deconv${i + 1}`,
-          5,
-          2,
-          "same",
-          width,
-          0,
-          i < o.generatorChannels.length,
-          "leakyRelu",
-        ),
-        outSize: size(2 ** (i + 1)),
-        ...(i === o.generatorChannels.length ? { activation: "tanh" as const } : {}),
-      }),
-    )
-    return { inputShape: [h / factor, w / factor, o.zDim], layers }
-  },
+  descriptor: (o, image = [64, 64, 1]) => textureDescriptor(o, image, "leakyRelu"),
+  generator: (o, image = [64, 64, 1]) => textureGenerator(o, image, "resize3"),
 }
+
+/**
+ * The texture nets as the official draft has them: ReLU descriptor, 5x5
+ * stride-2 transposed convolutions in the generator (official widths 512,
+ * 256, 128, 64, so L = 5: a 7x7x1 map gives 224x224). Kept for comparison.
+ */
+export const textureOfficial: Architecture = {
+  ...texture,
+  descriptor: (o, image = [64, 64, 1]) => textureDescriptor(o, image, "relu"),
+  generator: (o, image = [64, 64, 1]) => textureGenerator(o, image, "transposed5"),
+}
+
+/** Experimental alias of `texture` (runs of this session). */
+export const textureUpLeaky: Architecture = texture
 
 /** Classes of a conditional net (MNIST digits). */
 export const CLASSES = 10
@@ -252,11 +303,148 @@ export const mnistConditional: Architecture = {
   }),
 }
 
+/** Official initialisation of the spatial-temporal code (src/ops.py): conv3d N(0, 0.001), convT3d N(0, 0.005). */
+export const CONV3D_INIT_STD = 0.001
+
+const conv3d = (
+  name: string,
+  kernel: Triple,
+  stride: Triple,
+  padding: Padding3d,
+  filters: number,
+  activation: Activation,
+): Conv3dLayer => ({
+  kind: "conv3d",
+  name,
+  kernel,
+  stride,
+  padding,
+  filters,
+  activation,
+  initStd: CONV3D_INIT_STD,
+})
+
+const convTranspose3d = (
+  name: string,
+  kernel: Triple,
+  stride: Triple,
+  padding: "same" | "valid",
+  filters: number,
+  outSize: Triple,
+  batchNorm: boolean,
+  activation: Activation,
+): ConvTranspose3dLayer => ({
+  kind: "convTranspose3d",
+  name,
+  kernel,
+  stride,
+  padding,
+  filters,
+  outSize,
+  batchNorm,
+  activation,
+  initStd: CONV_TRANSPOSE_INIT_STD,
+})
+
+/**
+ * Frames of the latent z of the FC_S generator for `frames` output frames: the second
+ * transposed conv (temporal kernel 5, stride 2, VALID) makes frames/2 from
+ * ⌊(frames/2 − 5)/2⌋ + 1, the first (temporal kernel 5, VALID) adds 4. 64 frames: 10.
+ */
+export const videoLatentFrames = (frames: number): number => Math.floor((frames / 2 - 5) / 2) + 1 - 4
+
+/**
+ * Dynamic textures (PAMI 2018 Experiment 7; github.com/jianwen-xie/Spatial-Temporal-CoopNets,
+ * src/CoopNets_video.py), on T frames of S×S pixels (official: 64 frames of 128×128×3).
+ *
+ * Descriptor `FC_S` ("spatially fully connected": only temporal stationarity): conv3d
+ * 5×5×5 s2 SAME → [T/2, S/2, S/2] (ReLU; official width 120); conv3d (5, S/2, S/2) s(2,1,1)
+ * with 2 zero frames each side → [T/4, 1, 1] (ReLU; 30); conv3d (5,1,1) s(2,1,1), 2 zero
+ * frames each side → [T/8, 1, 1, units] (official 10). f(X) sums that last map.
+ *
+ * Generator `FC_S_<S>`: z is [videoLatentFrames(T), 1, 1, zDim] (official [10, 1, 1, 5]);
+ * convT3d (5,1,1) VALID → [zT + 4, 1, 1] (256); convT3d (5, S/4, S/4) s(2,1,1) VALID →
+ * [T/2, S/4, S/4] (128); convT3d 5×5×5 s2 SAME → [T, S/2, S/2] (64); batch norm (no
+ * scale) and ReLU after each; convT3d (2,5,5) s(1,2,2) SAME → [T, S, S, C], tanh.
+ *
+ * The same topology at a CPU scale is this architecture at a smaller shape with narrower
+ * widths (`cpuVideoOptions`, `CPU_VIDEO_SHAPE`).
+ */
+export const dynamicTexture: Architecture = {
+  imageShape: [64, 128, 128, 3],
+  widths: { descriptor: 2, generator: 3 },
+  video: true,
+  unfit: (shape) => {
+    if (!isVideoShape(shape))
+      return `it takes videos [frames, height, width, channels], not ${shape.join("x")} images`
+    const [t, h, w] = shape
+    if (h !== w) return `frames must be square, got ${h}x${w}`
+    if (h % 4 !== 0) return `the frame side must be a multiple of 4, got ${h}`
+    if (t % 2 !== 0 || videoLatentFrames(t) < 1)
+      return `the number of frames must be even and at least 26, got ${t}`
+    return undefined
+  },
+  descriptor: (o, video = [64, 128, 128, 3]) => {
+    const [t, s, , c] = video as VideoShape
+    return {
+      inputShape: [t, s, s, c],
+      layers: [
+        conv3d("conv1", [5, 5, 5], [2, 2, 2], "same", o.descriptorChannels[0] as number, "relu"),
+        conv3d("conv2", [5, s / 2, s / 2], [2, 1, 1], [2, 0, 0], o.descriptorChannels[1] as number, "relu"),
+        conv3d("fc", [5, 1, 1], [2, 1, 1], [2, 0, 0], o.descriptorUnits, "none"),
+      ],
+    }
+  },
+  generator: (o, video = [64, 128, 128, 3]) => {
+    const [t, s, , c] = video as VideoShape
+    const zt = videoLatentFrames(t)
+    const [g1, g2, g3] = o.generatorChannels as [number, number, number]
+    return {
+      inputShape: [zt, 1, 1, o.zDim],
+      layers: [
+        convTranspose3d("deconv1", [5, 1, 1], [1, 1, 1], "valid", g1, [zt + 4, 1, 1], true, "relu"),
+        convTranspose3d(
+          "deconv2",
+          [5, s / 4, s / 4],
+          [2, 1, 1],
+          "valid",
+          g2,
+          [t / 2, s / 4, s / 4],
+          true,
+          "relu",
+        ),
+        convTranspose3d("deconv3", [5, 5, 5], [2, 2, 2], "same", g3, [t, s / 2, s / 2], true, "relu"),
+        convTranspose3d("deconv4", [2, 5, 5], [1, 2, 2], "same", c, [t, s, s], false, "tanh"),
+      ],
+    }
+  },
+}
+
+/** The official widths of FC_S / FC_S_128 (src/CoopNets_video.py) and latent channels (train_coop_video.py). */
+export const officialVideoOptions: ModelOptions = {
+  descriptorChannels: [120, 30],
+  descriptorUnits: 10,
+  zDim: 5,
+  generatorChannels: [256, 128, 64],
+}
+
+/** The CPU-scale dynamic-texture nets: the official topology on 32 frames of 64×64, narrower. */
+export const CPU_VIDEO_SHAPE: VideoShape = [32, 64, 64, 3]
+export const cpuVideoOptions: ModelOptions = {
+  descriptorChannels: [32, 16],
+  descriptorUnits: 10,
+  zDim: 5,
+  generatorChannels: [64, 32, 16],
+}
+
 export const architectures = {
   mnist,
   mnistConditional,
   object64,
   cifar32,
   texture,
+  textureOfficial,
+  textureUpLeaky,
+  dynamicTexture,
 } as const satisfies Record<string, Architecture>
 export type ArchitectureName = keyof typeof architectures

@@ -18,6 +18,9 @@ export class DataError extends Data.TaggedError("DataError")<{ readonly message:
 /** A run directory or output file cannot be created or written. */
 export class OutputError extends Data.TaggedError("OutputError")<{ readonly message: string }> {}
 
+/** Another process is writing into the run directory (its lock file, run-dir/lock.ts, names it). */
+export class RunInUseError extends Data.TaggedError("RunInUseError")<{ readonly message: string }> {}
+
 /** A checkpoint is missing, corrupt or belongs to another architecture. */
 export class CheckpointError extends Data.TaggedError("CheckpointError")<{ readonly message: string }> {}
 
@@ -29,6 +32,7 @@ export type CoopnetsError =
   | UsageError
   | DataError
   | OutputError
+  | RunInUseError
   | CheckpointError
   | BackendError
   | DivergenceError

@@ -13,7 +13,7 @@ import type { Drafted, Observed } from "./records.js"
 import { type CoreOptions, defineStage, type Stage } from "./stage.js"
 
 const draftForLabels = (o: CoreOptions): Stage<Observed, Drafted> => {
-  const draft = draftFromGenerator(o)
+  const draft = draftFromGenerator(o, true)
   return (input) => {
     const oneHotLabels: tf.Tensor2D = oneHot(input.labels)
     // the generator reads the labels the record carries

@@ -21,6 +21,43 @@ const HINTS: Readonly<Record<string, string>> = {
   draft: "lower optimizer.generator.learningRate",
 }
 
+/** The settings recovery from divergence can lower (src/pipeline/training/recovery.ts). */
+export type Remedy =
+  | "langevin.stepSize"
+  | "optimizer.descriptor.learningRate"
+  | "optimizer.generator.learningRate"
+
+export const REMEDY_SETTINGS: ReadonlyArray<Remedy> = [
+  "langevin.stepSize",
+  "optimizer.descriptor.learningRate",
+  "optimizer.generator.learningRate",
+]
+
+/** The settings that remedy each stage's divergence, in the order its hint names them. */
+const STAGE_REMEDIES: Readonly<Record<string, ReadonlyArray<Remedy>>> = {
+  revise: ["langevin.stepSize", "optimizer.descriptor.learningRate"],
+  updateDescriptor: ["optimizer.descriptor.learningRate", "langevin.stepSize"],
+  teach: ["optimizer.generator.learningRate"],
+  draft: ["optimizer.generator.learningRate"],
+}
+
+/**
+ * Quantities with a plain cause whichever stage measured them: revised samples
+ * that explode come from a Langevin step too large for the energy's curvature
+ * (its gradient term (δ²/2)·X/s² alone overshoots once δ > 2s).
+ */
+const QUANTITY_REMEDIES: Readonly<Record<string, Remedy>> = {
+  "mean |pixel| of the revised samples": "langevin.stepSize",
+  "mean energy of the revised samples": "langevin.stepSize",
+}
+
+/** What to lower when `stage` diverged on `quantity`, most likely first (empty: nothing to lower). */
+export const remediesFor = (stage: string, quantity: string): ReadonlyArray<Remedy> => {
+  const first = QUANTITY_REMEDIES[quantity]
+  const listed = STAGE_REMEDIES[stage] ?? []
+  return first === undefined ? listed : [first, ...listed.filter((r) => r !== first)]
+}
+
 export const guardFinite = (
   stage: string,
   iteration: number,

@@ -9,12 +9,17 @@ import { foldIn, permutation, rootKey } from "../models/random.js"
 import type { Observed } from "./records.js"
 
 export interface Dataset {
-  /** count × h × w × c values in [-1, 1] */
+  /** count × (h × w × c, or t × h × w × c for videos) values in [-1, 1] */
   readonly images: Float32Array
   readonly labels: Int32Array
   readonly count: number
-  readonly shape: readonly [number, number, number]
+  /** one example: [h, w, c], or [t, h, w, c] for videos */
+  readonly shape: readonly [number, number, number] | readonly [number, number, number, number]
 }
+
+/** Values in one example of the dataset. */
+export const exampleSize = (dataset: Pick<Dataset, "shape">): number =>
+  dataset.shape.reduce((a: number, b: number) => a * b, 1)
 
 export interface LoadOptions {
   readonly seed: number
@@ -40,7 +45,7 @@ export const batchAt = (
   const epoch = Math.floor(iteration / perEpoch)
   const first = (iteration % perEpoch) * o.batchSize
   const perm = order(epoch)
-  const size = dataset.shape[0] * dataset.shape[1] * dataset.shape[2]
+  const size = exampleSize(dataset)
   const images = new Float32Array(o.batchSize * size)
   const labels = new Int32Array(o.batchSize)
   for (let b = 0; b < o.batchSize; b++) {
@@ -64,7 +69,9 @@ export const observedBatches = (dataset: Dataset, o: LoadOptions): Stream.Stream
       Effect.sync((): Observed => {
         const t0 = performance.now()
         const batch = batchAt(dataset, o, iteration, order)
-        const images = tf.tensor4d(batch.images, [o.batchSize, ...dataset.shape])
+        // videos are rank 5 under the records' rank-4 static type (every stage is rank-agnostic)
+        const tensor: tf.Tensor = tf.tensor(batch.images, [o.batchSize, ...dataset.shape])
+        const images = tensor as tf.Tensor4D
         return {
           iteration,
           epoch: batch.epoch,

@@ -25,8 +25,20 @@ export const section = <const F extends Schema.Struct.Fields>(
     Effect.succeed({} as Schema.Struct<F>["Encoded"]),
   )(Schema.Struct(fields).annotate({ description }) as Schema.Struct<F>)
 
-export const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-export const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+/**
+ * A count: a whole number that a float64 holds exactly. Beyond
+ * Number.MAX_SAFE_INTEGER (2^53 − 1) a JSON number is rounded as it is read
+ * (9007199254740993 arrives as …992), so such counts are refused rather than
+ * silently changed.
+ */
+const Count = Schema.Number.check(
+  Schema.makeFilter((n: number) => Number.isInteger(n), { expected: "a whole number" }, true),
+  Schema.isLessThanOrEqualTo(Number.MAX_SAFE_INTEGER, {
+    expected: `at most ${Number.MAX_SAFE_INTEGER} (Number.MAX_SAFE_INTEGER: beyond it a count is not exact)`,
+  }),
+)
+export const NonNegativeInt = Count.check(Schema.isGreaterThanOrEqualTo(0))
+export const PositiveInt = Count.check(Schema.isGreaterThan(0))
 export const Positive = Schema.Finite.check(Schema.isGreaterThan(0))
 
 /** Descriptor Langevin: the revision of the chains, and the reference distribution N(0, s²I) of the energy. */

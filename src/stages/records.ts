@@ -5,7 +5,7 @@
  * what it does not drop and the end of the pipeline releases the record.
  */
 import type * as tf from "@tensorflow/tfjs-core"
-import type { DescriptorStep, GeneratorStep } from "../models/coopnets.js"
+import { type DescriptorStep, disposeKept, type GeneratorStep, type KeptForward } from "../models/coopnets.js"
 
 /** Milliseconds spent in each stage of this iteration. */
 export type Timings = Readonly<Record<string, number>>
@@ -29,6 +29,12 @@ export interface Drafted extends Observed {
    * where chain j carries the label of observed image j); absent otherwise
    */
   readonly oneHotLabels?: tf.Tensor2D
+  /**
+   * The generator's forward pass that drafted every chain from `z` in this
+   * iteration (its `output` is `drafts`), kept so that teaching needs no second
+   * one; absent when the chains were not all drafted afresh
+   */
+  readonly generatorPass?: KeptForward
 }
 
 export interface Revised extends Drafted {
@@ -51,4 +57,5 @@ export interface Taught extends Updated {
 /** Disposes every tensor a record holds (the end of an iteration). */
 export const release = (record: Partial<Taught>): void => {
   for (const t of [record.images, record.z, record.drafts, record.revised, record.oneHotLabels]) t?.dispose()
+  if (record.generatorPass !== undefined) disposeKept(record.generatorPass)
 }

@@ -2,7 +2,7 @@
 
 import type * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
-import { generatorStep } from "../models/coopnets.js"
+import { generatorStep, generatorStepFromDraft } from "../models/coopnets.js"
 import { LatentLangevinSection } from "./options.js"
 import type { Taught, Updated } from "./records.js"
 import { type CoreOptions, compute, defineStage, type Stage } from "./stage.js"
@@ -28,7 +28,18 @@ export const teachWith =
       "teach",
       ({ generator, generatorOptimizer }) => {
         const z = latents(input, z0, generator)
-        const step = generatorStep(generator, generatorOptimizer, z, input.revised, o.generatorSigma)
+        // the draft's forward pass serves when z is the one that drafted the chains (the generator
+        // has not changed since: only the descriptor learns in between)
+        const step =
+          z === z0 && input.generatorPass !== undefined
+            ? generatorStepFromDraft(
+                generator,
+                generatorOptimizer,
+                input.generatorPass,
+                input.revised,
+                o.generatorSigma,
+              )
+            : generatorStep(generator, generatorOptimizer, z, input.revised, o.generatorSigma)
         if (z !== z0) z.dispose()
         return step
       },

@@ -22,7 +22,8 @@ import { stageNames } from "../../src/stages/registry.js"
 import { cli as run, testBackend } from "../support.js"
 
 const root = mkdtempSync(join(tmpdir(), "coopnets-bad-"))
-const out = join(root, "out")
+/** The output directory in a case's arguments: each case gets its own (concurrent runs pointed at one directory would meet its lock) */
+const O = "<out>"
 /** stands for the case's own pipeline file in `args` and `error` (cases run concurrently) */
 const F = "@PIPELINE@"
 
@@ -88,7 +89,7 @@ interface Case {
   readonly name: string
   /** pipeline file content (written to the case's own file, F in `args` and `error`) */
   readonly pipeline?: unknown
-  /** arguments; F is the pipeline file, `out` a fresh output directory */
+  /** arguments; F is the pipeline file, O a fresh output directory */
   readonly args: () => ReadonlyArray<string>
   /** the exact error paragraph, without "error: " */
   readonly error: () => string
@@ -103,7 +104,7 @@ const one = (line: string) => `${F}: 1 problem\n  - ${line}\n${ERR}`
 const fileCase = (name: string, pipeline: unknown, error: () => string, code: 1 | 2 = 2): Case => ({
   name,
   pipeline,
-  args: () => [F, "--out", out],
+  args: () => [F, "--out", O],
   error,
   code,
 })
@@ -140,7 +141,7 @@ const cases: ReadonlyArray<Case> = [
     one("training.iterations: Expected a value greater than 0, got 0"),
   ),
   fileCase("a fractional chain count", { training: { chains: 2.5 } }, () =>
-    one("training.chains: Expected an integer, got 2.5"),
+    one("training.chains: Expected a whole number, got 2.5"),
   ),
   fileCase(
     "a batch larger than the dataset",
@@ -191,7 +192,7 @@ const cases: ReadonlyArray<Case> = [
     "an image size the net cannot take",
     { data: { source: "folder", path: "imgs", size: 30 } },
     () =>
-      `${F}: model.arch "mnist" makes and reads 28x28x1 images but data (source "folder") gives 30x30x3; choose the architecture that fits the data (mnist: 28x28x1, cifar32: 32x32, object64: 64x64, texture: any multiple of 32).`,
+      `${F}: model.arch "mnist" makes and reads 28x28x1 images but data (source "folder") gives 30x30x3; choose the architecture that fits the data (mnist: 28x28x1, cifar32: 32x32, object64: 64x64, texture: any multiple of 32, dynamicTexture: videos).`,
   ),
   fileCase(
     "a missing image folder",
@@ -223,14 +224,14 @@ const cases: ReadonlyArray<Case> = [
   ),
   {
     name: "a missing pipeline file",
-    args: () => [join(root, "missing.json"), "--out", out],
+    args: () => [join(root, "missing.json"), "--out", O],
     error: () =>
       `Cannot read pipeline file ${join(root, "missing.json")}: no such file or not readable. The shipped ones are in config/ (e.g. config/mnist-quick.json).`,
     code: 2,
   },
   {
     name: "a directory given as the pipeline file",
-    args: () => [root, "--out", out],
+    args: () => [root, "--out", O],
     error: () =>
       `Cannot read pipeline file ${root}: no such file or not readable. The shipped ones are in config/ (e.g. config/mnist-quick.json).`,
     code: 2,
@@ -238,14 +239,14 @@ const cases: ReadonlyArray<Case> = [
   {
     name: "--set without a value",
     pipeline: tiny,
-    args: () => [F, "--set", "langevin.steps", "--out", out],
+    args: () => [F, "--set", "langevin.steps", "--out", O],
     error: () => '--set expects path.to.field=value, got "langevin.steps".',
     code: 2,
   },
   {
     name: "--set of a mistyped field",
     pipeline: tiny,
-    args: () => [F, "--set", "training.iteratons=5", "--out", out],
+    args: () => [F, "--set", "training.iteratons=5", "--out", O],
     error: () =>
       `${F} (with --set training.iteratons=5): 1 problem\n  - training.iteratons: unknown field; did you mean training.iterations?\n${ERR}`,
     code: 2,
@@ -253,7 +254,7 @@ const cases: ReadonlyArray<Case> = [
   {
     name: "--set of a wrong type",
     pipeline: tiny,
-    args: () => [F, "--set", "langevin.noise=maybe", "--out", out],
+    args: () => [F, "--set", "langevin.noise=maybe", "--out", O],
     error: () =>
       `${F} (with --set langevin.noise=maybe): 1 problem\n  - langevin.noise: Expected boolean, got "maybe"\n${ERR}`,
     code: 2,
@@ -272,7 +273,7 @@ const cases: ReadonlyArray<Case> = [
   },
   {
     name: "two pipeline files",
-    args: () => [F, F, "--out", out],
+    args: () => [F, F, "--out", O],
     error: () => "Give exactly one pipeline file, e.g. `node dist/run.js config/mnist-quick.json`.",
     code: 2,
   },
@@ -362,14 +363,14 @@ const cases: ReadonlyArray<Case> = [
     name: "--resume of a finished run",
     args: () => ["--resume", dirs.done as string],
     error: () =>
-      `Cannot resume ${dirs.done}: the run is complete (4 of 4 iterations, checkpoints/final). To train longer, start a new run.`,
+      `Cannot resume ${dirs.done}: the run is complete (4 of 4 iterations, checkpoints/final). To train longer, extend it: node dist/run.js --resume ${dirs.done} --iterations N (N > 4).`,
     code: 2,
     keeps: () => dirs.done as string,
   },
   {
     name: "sample with --n 0",
     args: () => ["sample", dirs.done as string, "--n", "0"],
-    error: () => '--n must be an integer ≥ 1, got "0".',
+    error: () => '--n must be a whole number from 1 to 9007199254740991, got "0".',
     code: 2,
     keeps: () => dirs.done as string,
   },
@@ -433,7 +434,8 @@ describe(`${cases.length} bad inputs through node dist/run.js`, () => {
         writeFileSync(file, typeof c.pipeline === "string" ? c.pipeline : JSON.stringify(c.pipeline))
       const kept = c.keeps?.()
       const before = kept === undefined ? undefined : snapshot(kept)
-      const r = await cliAsync(c.args().map((a) => a.replaceAll(F, file)))
+      const out = join(root, `out-${i}`)
+      const r = await cliAsync(c.args().map((a) => a.replaceAll(F, file).replaceAll(O, out)))
       const from = r.stderr.indexOf("error: ")
       // at most a backend line before the error; nothing after it; never a stack trace
       expect(r.stderr.slice(0, Math.max(0, from))).toMatch(/^(backend [^\n]*\n)?$/)

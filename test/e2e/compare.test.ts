@@ -186,6 +186,7 @@ describe("compare", () => {
       "cooperative",
       "descriptor-alone",
       "generator-alone",
+      "report.html",
     ])
     for (const name of ["cooperative", "descriptor-alone", "generator-alone"]) {
       const config = JSON.parse(readFileSync(join(outDir, name, "config.json"), "utf8"))
@@ -222,6 +223,20 @@ describe("compare", () => {
     // 3 grids of 6 tiles (3x2 of 28 px, 1 px gaps) with 8 px margins, 22 px labels above
     expect([grid.width, grid.height]).toEqual([86, 57])
     expect([meta.width, meta.height, meta.format]).toEqual([3 * 86 + 4 * 8, 57 + 22 + 8, "png"])
+  })
+
+  it("writes the comparison report: every run's curves overlaid, their final grids side by side", () => {
+    const html = readFileSync(join(outDir, "report.html"), "utf8")
+    expect(html).toContain("<h1>Comparison of 3 runs</h1>")
+    // the reconstruction error: the cooperative run and the generator alone have one, 2 points each
+    expect(html).toContain(
+      'id="chart-reconstructionError" data-kind="line" data-points="{&quot;cooperative&quot;:2,&quot;generator-alone&quot;:2}"',
+    )
+    for (const name of ["cooperative", "descriptor-alone", "generator-alone"])
+      expect(html).toContain(`<b>${name}</b>, iteration 2`)
+    // each run also has its own report.html
+    for (const name of ["cooperative", "descriptor-alone", "generator-alone"])
+      expect(readFileSync(join(outDir, name, "report.html"), "utf8")).toContain('data-live="false"')
   })
 
   it("refuses to overwrite a comparison without --force, and fails on a bad file before training", async () => {

@@ -7,17 +7,26 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import sharp from "sharp"
 import { beforeAll, describe, expect, it } from "vitest"
-import { complete, inferLatent } from "../../src/models/completion.js"
+import { defaultClassifierSettings } from "../../src/models/classifier.js"
+import {
+  complete,
+  inferFill,
+  inferLatent,
+  latentRestarts,
+  latentStepSize,
+} from "../../src/models/completion.js"
 import { meanFill, nearestNeighbourFill, nearestOnVisible } from "../../src/models/completion-baselines.js"
 import { MAX_PSNR, meanScores, psnrOf, scoreImages, toUnit } from "../../src/models/completion-metrics.js"
 import { generate } from "../../src/models/coopnets.js"
 import { initParams } from "../../src/models/layers.js"
 import { hiddenFraction, squareCorner, squareMasks } from "../../src/models/masks.js"
 import { normalTensor, rootKey } from "../../src/models/random.js"
+import { completeRun } from "../../src/pipeline/commands/complete.js"
 import { decodeCompletionSpec } from "../../src/pipeline/config/completion-spec.js"
 import { netSpecsOf } from "../../src/pipeline/config/shapes.js"
 import { decodeNpy, encodeNpy } from "../../src/pipeline/run-dir/image-files.js"
@@ -198,6 +207,42 @@ describe("completion with a generator", () => {
     expect(total(one)).toBeLessThan(0.9 * total(unfitted))
   })
 
+  it("anneals the z step size from δ to δ/10 along a cosine, and keeps it constant otherwise", () => {
+    const steps = 11
+    const annealed = Array.from({ length: steps }, (_, t) =>
+      latentStepSize({ stepSize: 0.2, anneal: true }, t, steps),
+    )
+    expect(annealed[0]).toBeCloseTo(0.2, 12)
+    expect(annealed[steps - 1]).toBeCloseTo(0.02, 12)
+    expect(annealed[5]).toBeCloseTo(0.11, 12) // halfway: (1 + 0.1) / 2 · δ
+    for (let t = 1; t < steps; t++) expect(annealed[t] as number).toBeLessThan(annealed[t - 1] as number)
+    for (let t = 0; t < steps; t++) expect(latentStepSize({ stepSize: 0.2 }, t, steps)).toBe(0.2)
+  })
+
+  it("fills with the mean of g(z) over the A best-fitting restarts (A = 1: the best one's g(z))", () => {
+    const o = { ...inference, restarts: 4, steps: 3, noise: true, anneal: true }
+    const key = rootKey(12)
+    const restarts = latentRestarts(generator, observed, mask, 5, o, key)
+    const errors = restarts.map((r) => Array.from(r.error.dataSync() as Float32Array))
+    const drafts = restarts.map((r) => tf.tidy(() => generate(generator, r.z)).dataSync() as Float32Array)
+    tf.dispose(restarts.flatMap((r) => [r.z, r.error]))
+    const pixels = 28 * 28
+    for (const average of [1, 3]) {
+      const fill = tf.tidy(() => inferFill(generator, observed, mask, 5, { ...o, average }, key))
+      const got = fill.dataSync() as Float32Array
+      fill.dispose()
+      for (let i = 0; i < 6; i++) {
+        const best = [0, 1, 2, 3]
+          .sort((a, b) => (errors[a]?.[i] as number) - (errors[b]?.[i] as number))
+          .slice(0, average)
+        for (const p of [0, 200, 410, 783]) {
+          const want = best.reduce((sum, r) => sum + (drafts[r]?.[i * pixels + p] as number), 0) / average
+          expect(got[i * pixels + p]).toBeCloseTo(want, 5)
+        }
+      }
+    }
+  })
+
   it("is deterministic for a key and leaks no tensors", () => {
     const before = tf.memory().numTensors
     const run = () => {
@@ -261,6 +306,8 @@ describe("complete (command line) on a tiny trained run", () => {
         ],
         inference: { restarts: 2, steps: 3, stepSize: 0.1, noise: true },
         refine: { steps: 2, stepSize: 0.002 },
+        // the class-agreement column trains the full MNIST classifier; it is tested below with a tiny one
+        classAgreement: false,
         show: 4,
         ...over,
       }),
@@ -314,6 +361,59 @@ describe("complete (command line) on a tiny trained run", () => {
       else if (recovered.values[i] !== original.values[i]) hiddenChanged++
     })
     expect(hiddenChanged).toBeGreaterThan(0)
+  })
+
+  it("scores class agreement with the MNIST classifier: the column, and beatsOnClasses from the same numbers", async () => {
+    const file = completion({
+      classAgreement: true,
+      masks: [{ kind: "square", size: 12 }],
+      inference: { restarts: 2, steps: 3, stepSize: 0.1, noise: true, anneal: true, average: 2 },
+      refine: { steps: 0 },
+    })
+    const spec = await Effect.runPromise(
+      decodeCompletionSpec(readFileSync(file, "utf8"), file, []).pipe(Effect.provide(NodeServices.layer)),
+    )
+    const { report, table } = await Effect.runPromise(
+      completeRun({
+        spec,
+        source: file,
+        outDir: join(dir, "classes"),
+        force: false,
+        quiet: true,
+        classifier: {
+          dir: join(dir, "classifier"),
+          settings: { ...defaultClassifierSettings, steps: 4, batchSize: 16 },
+        },
+      }).pipe(Effect.provide(NodeServices.layer)),
+    )
+    const [mask] = report.masks
+    for (const method of ["coopnets", "meanFill", "nearestNeighbour"] as const) {
+      const agreement = mask?.scores[method]?.classAgreement as number
+      expect(agreement).toBeGreaterThanOrEqual(0)
+      expect(agreement).toBeLessThanOrEqual(1)
+      expect(agreement * 8).toBeCloseTo(Math.round(agreement * 8), 10) // a fraction of the 8 images
+    }
+    expect(mask?.beatsOnClasses).toEqual({
+      meanFill:
+        (mask?.scores.coopnets?.classAgreement as number) > (mask?.scores.meanFill?.classAgreement as number),
+      nearestNeighbour:
+        (mask?.scores.coopnets?.classAgreement as number) >
+        (mask?.scores.nearestNeighbour?.classAgreement as number),
+    })
+    expect(table).toContain(
+      "| mask | hidden | method | MAE hidden | MAE whole | PSNR (dB) | class agreement |",
+    )
+    expect(table).toContain("annealed Langevin steps, the fill averaged over the 2 best restarts")
+    expect(table).toMatch(/\| CoopNets \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+%/)
+    // without the classifier, the column is empty
+    const plain = cli(
+      "complete",
+      completion({ masks: [{ kind: "square", size: 12 }] }),
+      "--out",
+      join(dir, "plain"),
+    )
+    expect(plain.code, plain.stderr).toBe(0)
+    expect(plain.stdout).toMatch(/\| CoopNets \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| – \|/)
   })
 
   it("refines with the trained run's Langevin step size unless the completion file sets one", () => {

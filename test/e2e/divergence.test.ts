@@ -45,8 +45,14 @@ describe("divergence", () => {
       `error: Training diverged in iteration 1, stage "revise": mean |pixel| of the revised samples is ${value}. To fix it, lower langevin.stepSize (δ) or raise langevin.refSigma, or lower optimizer.descriptor.learningRate. Checkpoints written before this iteration are intact. No checkpoint was written before it (set output.checkpointEvery to keep some).\n`,
     )
     expect(r.stderr).not.toMatch(/\n\s+at /)
-    // nothing of the diverged iteration was recorded
-    expect(readdirSync(out).sort()).toEqual(["config.json", "run.json"])
+    // nothing of the diverged iteration was recorded; run.json and the report say how the run ended
+    expect(readdirSync(out).sort()).toEqual(["config.json", "report.html", "run.json", "tensorboard"])
+    const ended = JSON.parse(readFileSync(join(out, "run.json"), "utf8")).ended
+    expect(ended).toMatchObject({ status: "diverged", iterations: 0 })
+    expect(ended.message).toBe(errorOf(r.stderr).slice("error: ".length).trimEnd())
+    expect(readFileSync(join(out, "report.html"), "utf8")).toContain(
+      '<div id="status" class="banner problem">Diverged after iteration 0: Training diverged in iteration 1, stage &quot;revise&quot;',
+    )
   }, 120_000)
 
   it("a step size that explodes later names the last good checkpoint, which still loads", () => {

@@ -86,7 +86,7 @@ describe("texture: train, sample larger, interpolate", () => {
     const r = cli("sample", join(dir, "run"), "--size", "50", "--out", join(dir, "bad"))
     expect(r.code).toBe(2)
     expect(r.last).toBe(
-      "error: --size must be a multiple of 8 for this texture generator (each of its 3 transposed convs doubles the side), got 50.\n",
+      "error: --size must be a multiple of 8 for this texture generator (each of its 3 upsampling layers doubles the side), got 50.\n",
     )
   })
 

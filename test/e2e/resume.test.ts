@@ -3,7 +3,7 @@
  * and resumed each time ends byte-identical to the same run never interrupted;
  * SIGINT finishes the iteration, writes a checkpoint and exits 130.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -11,6 +11,20 @@ import { describe, expect, it } from "vitest"
 import { cli, testBackend } from "../support.js"
 
 const scratch = () => mkdtempSync(join(tmpdir(), "coopnets-resume-"))
+
+const hasTensorBoard = (() => {
+  try {
+    execFileSync("python3", ["-c", "import tensorboard.backend.event_processing.event_accumulator"], {
+      stdio: "ignore",
+    })
+    return true
+  } catch {
+    console.warn(
+      "resume.test.ts: no python3 tensorboard package: the TensorBoard check of resumed runs is SKIPPED",
+    )
+    return false
+  }
+})()
 
 const pipeline = (iterations: number) => {
   const file = join(scratch(), "tiny.json")
@@ -24,6 +38,8 @@ const pipeline = (iterations: number) => {
       model: { descriptorChannels: [4, 4, 4], descriptorUnits: 3, zDim: 5, generatorChannels: [6, 4, 4] },
       training: { iterations, batchSize: 8, chains: 6 },
       langevin: { steps: 2 },
+      // checkpoints carry the generator's moving average, which must resume exactly too
+      generatorAverage: { decay: 0.9 },
       output: { sampleEvery: 4, checkpointEvery: 2, logEvery: 1, keepCheckpoints: 2 },
     }),
   )
@@ -147,8 +163,15 @@ describe("--resume", () => {
       expect(Object.keys(got.files).sort()).toEqual(Object.keys(expected.files).sort())
       for (const [name, bytes] of Object.entries(expected.files))
         expect([name, got.files[name]]).toEqual([name, bytes])
+      // the event files of the killed processes and of the resumes: TensorBoard's reader sees each
+      // iteration once, with the values of metrics.jsonl (a resumed file's session start drops the rest)
+      if (hasTensorBoard) {
+        const check = spawnSync("python3", ["scripts/check-tensorboard.py", dir], { encoding: "utf8" })
+        expect(check.stdout).toContain("14 scalar tags (168 points), 2 image tags (6 images)")
+        expect(check.status).toBe(0)
+      }
     }
-  }, 120_000)
+  }, 300_000) // up to seven processes, each with its report worker, on a shared 2-core machine
 
   it("SIGINT finishes the iteration, writes a checkpoint and exits 130; --resume then completes the run", async () => {
     const file = pipeline(30)
@@ -181,7 +204,7 @@ describe("--resume", () => {
       JSON.parse(readFileSync(join(dir, "checkpoints", "final", "checkpoint.json"), "utf8")).iteration,
     ).toBe(30)
     expect(cli("--resume", dir).stderr).toBe(
-      `error: Cannot resume ${dir}: the run is complete (30 of 30 iterations, checkpoints/final). To train longer, start a new run.\n`,
+      `error: Cannot resume ${dir}: the run is complete (30 of 30 iterations, checkpoints/final). To train longer, extend it: node dist/run.js --resume ${dir} --iterations N (N > 30).\n`,
     )
   }, 120_000)
 })

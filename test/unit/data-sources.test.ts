@@ -272,7 +272,7 @@ describe("data in pipeline.json", () => {
 
   it("refuses an architecture that does not fit the data, or the wrong number of widths", async () => {
     expect(await decodeError({ data: { source: "cifar10", files: ["x"] } })).toBe(
-      'p.json: model.arch "mnist" makes and reads 28x28x1 images but data (source "cifar10") gives 32x32x3; choose the architecture that fits the data (mnist: 28x28x1, cifar32: 32x32, object64: 64x64, texture: any multiple of 32).',
+      'p.json: model.arch "mnist" makes and reads 28x28x1 images but data (source "cifar10") gives 32x32x3; choose the architecture that fits the data (mnist: 28x28x1, cifar32: 32x32, object64: 64x64, texture: any multiple of 32, dynamicTexture: videos).',
     )
     expect(await decodeError({ data: { source: "folder", path: "x" }, model: { arch: "object64" } })).toBe(
       'p.json: model.generatorChannels lists 3 widths but model.arch "object64" needs 4; list 4 layer widths.',
@@ -283,7 +283,7 @@ describe("data in pipeline.json", () => {
         model: { arch: "texture", descriptorChannels: [8, 8, 8], generatorChannels: [8, 8, 8, 8] },
       }),
     ).toBe(
-      'p.json: data.size (100) must be a multiple of 32 for model.arch "texture" with 4 generator widths (each of its 5 transposed convs doubles the side); use e.g. 96.',
+      'p.json: data.size (100) must be a multiple of 32 for model.arch "texture" with 4 generator widths (each of its 5 upsampling layers doubles the side); use e.g. 96.',
     )
   })
 })

@@ -6,10 +6,11 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Layer, Stream } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
+import { disposeKept } from "../../src/models/coopnets.js"
 import * as ModelsLayer from "../../src/pipeline/nets/build.js"
 import { stagesOf } from "../../src/pipeline/training/stages.js"
 import { batchAt, observedBatches } from "../../src/stages/load.js"
-import type { Models } from "../../src/stages/models.js"
+import { Models } from "../../src/stages/models.js"
 import { release, type Taught } from "../../src/stages/records.js"
 import { bytesOf, observedAt, syntheticDigits, tinySpec, useTestBackend } from "../support.js"
 
@@ -124,6 +125,49 @@ describe("draft → revise → updateDescriptor → teach", () => {
       }),
     )
     expect(same).toEqual({ equal: true, generator: null })
+  })
+})
+
+describe("teach from the draft's forward pass", () => {
+  it("the generator chains keep it, and teaching with it takes the step teaching without it takes", async () => {
+    // one iteration on fresh nets (same seed: same nets and data); `strip` drops the kept pass before teaching
+    const run = (strip: boolean) =>
+      withModels(
+        Effect.gen(function* () {
+          const drafted = yield* draft(observedAt(spec, 0))
+          const keptIsDrafts = drafted.generatorPass?.output === drafted.drafts
+          let updated = yield* update(yield* revise(drafted))
+          if (strip && updated.generatorPass !== undefined) {
+            disposeKept(updated.generatorPass)
+            const { generatorPass: _, ...rest } = updated
+            updated = rest
+          }
+          const models = yield* Models
+          let taught: Taught | undefined
+          const profile = yield* Effect.promise(() =>
+            tf.profile(async () => {
+              taught = await Effect.runPromise(teach(updated).pipe(Effect.provideService(Models, models)))
+            }),
+          )
+          // the generator's forward pass: its transposed convolutions (stock and thin kernels)
+          const forwardRan = profile.kernels.some((k) =>
+            /Conv2DBackpropInput|ThinConv2DTranspose/.test(k.name),
+          )
+          const params = [...models.generator.params.values()].map((v) => tf.clone(v))
+          release(taught as Taught)
+          return { keptIsDrafts, forwardRan, loss: taught?.generator?.loss as number, params }
+        }),
+      )
+    const [kept, recomputed] = [await run(false), await run(true)]
+    expect(kept.keptIsDrafts).toBe(true)
+    expect([kept.forwardRan, recomputed.forwardRan]).toEqual([false, true])
+    expect(Math.abs(kept.loss - recomputed.loss)).toBeLessThan(1e-5 * Math.abs(recomputed.loss))
+    kept.params.forEach((p, i) => {
+      const q = recomputed.params[i] as tf.Tensor
+      const err = tf.tidy(() => tf.max(tf.abs(tf.sub(p, q))).dataSync()[0] as number)
+      expect(err).toBeLessThan(1e-4 * (tf.tidy(() => tf.max(tf.abs(q)).dataSync()[0] as number) + 1e-6))
+    })
+    tf.dispose([...kept.params, ...recomputed.params])
   })
 })
 

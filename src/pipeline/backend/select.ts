@@ -7,15 +7,17 @@
  * project runs without them. They register their backend with the one @tensorflow/tfjs-core in
  * node_modules (npm dedupes it), which is the instance the models import.
  *
- * TensorFlow's own thread pools default to the number of cores for both intra-op and inter-op
- * work; set TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS before the first selectBackend to
- * change that. tfjs-backend-wasm has no multi-threading in Node (its flag is off under IS_NODE),
+ * TensorFlow's thread pools: one intra-op thread per core and one inter-op thread
+ * (threads.ts says why); TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS set before the first
+ * selectBackend override them. tfjs-backend-wasm has no multi-threading in Node (its flag is off under IS_NODE),
  * so wasm runs on one thread with SIMD.
  */
 import { createRequire } from "node:module"
 import path from "node:path"
 import * as tf from "@tensorflow/tfjs-core"
 import { registerFallbackKernels } from "./kernels.js"
+import { registerNativeKernels } from "./native-kernels.js"
+import { applyThreadDefaults } from "./threads.js"
 
 export type BackendName = "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu"
 export type BackendChoice = "auto" | BackendName
@@ -103,6 +105,7 @@ const loadNative = (pkg: string): string | undefined => {
   // libtensorflow leaves oneDNN's CPU kernels off unless asked; with them the transposed
   // convolutions of the generator run 2-4x faster (measured by `npm run bench`).
   process.env.TF_ENABLE_ONEDNN_OPTS ??= "1"
+  applyThreadDefaults()
   try {
     require(pkg)
   } catch (e) {
@@ -198,6 +201,7 @@ export async function selectBackend(choice: BackendChoice): Promise<BackendRepor
     attempts.push({ name, ok: failure === undefined, reason: failure ?? "ok" })
     if (failure === undefined) {
       if (name === "cpu" || name === "wasm") registerFallbackKernels()
+      else registerNativeKernels(PACKAGES[name])
       tf.enableProdMode()
       return { name, attempts }
     }

@@ -16,6 +16,7 @@ import { type EvaluateInvocation, evaluate, evaluateCommand } from "./evaluate.j
 import { ParsedInvocation, UsageHint } from "./flags.js"
 import { formatCommand, helpText } from "./help.js"
 import { type InterpolateInvocation, interpolateCommand, interpolateRun } from "./interpolate.js"
+import { type ReportInvocation, report, reportCommand } from "./report.js"
 import { type SampleInvocation, sample, sampleCommand } from "./sample.js"
 import { runSweep, type SweepInvocation, sweepCommand } from "./sweep.js"
 import { runResume, runTraining, type TrainInvocation, trainCommand, trainRoot } from "./train.js"
@@ -28,6 +29,7 @@ const subcommands = [
   completeCommand,
   evaluateCommand,
   sweepCommand,
+  reportCommand,
 ] as const
 
 export const cli = trainRoot.pipe(Command.withSubcommands(subcommands))
@@ -43,6 +45,7 @@ export type Invocation =
   | CompleteInvocation
   | EvaluateInvocation
   | SweepInvocation
+  | ReportInvocation
   | { readonly kind: "version" }
 
 const SEE_HELP = "See `node dist/run.js --help`."
@@ -191,20 +194,24 @@ export const runInvocation = (invocation: Invocation) =>
       case "compare": {
         const result = yield* compare({ ...invocation, outDir: invocation.outDir ?? "runs/compare" })
         yield* Effect.sync(() => process.stdout.write(result.table))
-        return yield* written(result, "compare.md, compare.json and compare.png")
+        return yield* written(result, "compare.md, compare.json, compare.png and report.html")
       }
       case "interpolate": {
         const result = yield* interpolateRun(invocation)
         return yield* written(
           result,
           `${invocation.pairs} interpolations of ${invocation.steps} frames [${result.shape}]`,
-          "grid.png, frames.npy",
+          result.shape.length === 6 ? "grid.gif, frames.npy" : "grid.png, frames.npy",
         )
       }
       case "evaluate": {
         const result = yield* evaluate(invocation)
         yield* Effect.sync(() => process.stdout.write(result.table))
         return yield* written(result, "evaluation.json and evaluation.md")
+      }
+      case "report": {
+        const text = yield* report(invocation)
+        return yield* Effect.sync(() => process.stderr.write(`${text}.\n`))
       }
       case "sample": {
         const result = yield* sample(invocation)

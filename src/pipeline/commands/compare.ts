@@ -3,6 +3,7 @@
  * budget, each into `<out>/<config name>/`, then writes
  *   compare.md / compare.json   one row per run, read back from its metrics.jsonl
  *   compare.png                 each run's final grid of revised samples, side by side, labelled
+ *   report.html                 the runs' curves overlaid, final grids side by side (one self-contained page)
  * Every pipeline is decoded and checked before the first one trains.
  */
 import { Effect, FileSystem, Path } from "effect"
@@ -46,7 +47,7 @@ export const compareCommand = Command.make(
   })),
 ).pipe(
   Command.withDescription(
-    "Train each pipeline with the same seed, iteration budget and --set overrides, then write compare.md and compare.json (final energies, L_D, reconstruction error, ms/iteration) and compare.png (each run's final revised grid, side by side).",
+    "Train each pipeline with the same seed, iteration budget and --set overrides, then write compare.md and compare.json (final energies, L_D, reconstruction error, ms/iteration), compare.png (each run's final revised grid, side by side) and report.html (the runs' curves overlaid, their final grids side by side).",
   ),
   Command.annotate(
     UsageHint,
@@ -234,6 +235,15 @@ export const compare = (o: CompareOptions) =>
       ),
     )
     yield* writer.submit(fileJob(at("compare.png"), () => sideBySide(panels)))
+    // the runs' curves overlaid and their final grids side by side (../report/comparison-report.ts)
+    const runDirs = names.map((name) => path.join(o.outDir, name))
+    yield* writer.submit(
+      fileJob(at("report.html"), async () => {
+        // the charting libraries load only here, not at every start of the CLI
+        const { buildComparisonReport } = await import("../report/comparison-report.js")
+        return new TextEncoder().encode(await buildComparisonReport(runDirs))
+      }),
+    )
     yield* writer.flush
     return { outDir: o.outDir, rows, table }
   }).pipe(Effect.provide(WriterLayer.layer(4)))

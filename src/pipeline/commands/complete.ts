@@ -9,11 +9,12 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Path } from "effect"
 import { Argument, Command } from "effect/cli"
+import { CLASSIFIER_CLASSES, classify } from "../../models/classifier.js"
 import { complete } from "../../models/completion.js"
 import { meanFill, nearestNeighbourFill } from "../../models/completion-baselines.js"
 import { type CompletionScores, meanScores, scoreImages, toUnit } from "../../models/completion-metrics.js"
 import { hiddenFraction, squareMasks } from "../../models/masks.js"
-import type { ImageShape } from "../../models/nets.js"
+import { type ImageShape, isVideoShape } from "../../models/nets.js"
 import { foldIn, permutation, rootKey } from "../../models/random.js"
 import type { Dataset } from "../../stages/load.js"
 import type { ModelsShape } from "../../stages/models.js"
@@ -27,6 +28,12 @@ import { loadFolder } from "../data/folder.js"
 import { readNpyImages } from "../data/image-sets.js"
 import { loadMnistSplit, MNIST_HELD_OUT } from "../data/mnist.js"
 import { ConfigError, DataError, UsageError } from "../errors.js"
+import {
+  acquireClassifier,
+  type ClassifierSource,
+  defaultClassifierSource,
+  type LoadedClassifier,
+} from "../evaluation/mnist-classifier.js"
 import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
 import { encodeNpy, encodePng, tile } from "../run-dir/image-files.js"
 import * as WriterLayer from "../run-dir/writer.js"
@@ -68,6 +75,8 @@ export interface CompleteOptions {
   readonly force: boolean
   readonly backend?: typeof BackendChoice.Type | undefined
   readonly quiet?: boolean
+  /** where the MNIST classifier of the class-agreement column is cached and how it is trained (default: the project's) */
+  readonly classifier?: ClassifierSource
 }
 
 /** Descriptor refinement of the hidden pixels: the completion file's settings, its step size defaulting to the run's. */
@@ -85,12 +94,20 @@ export const METHOD_LABELS: Readonly<Record<Method, string>> = {
   nearestNeighbour: "nearest training image",
 }
 
+/** A method's scores: the pixel errors, and for 28x28 grey images its class agreement. */
+export type MethodScores = CompletionScores & {
+  /** fraction of images whose completion the MNIST classifier labels as it labels the original */
+  readonly classAgreement?: number
+}
+
 export interface MaskReport {
   readonly name: string
   readonly hiddenFraction: number
-  readonly scores: Partial<Record<Method, CompletionScores>>
+  readonly scores: Partial<Record<Method, MethodScores>>
   /** CoopNets has the lower hidden-pixel MAE than the baseline */
   readonly beats: { readonly meanFill: boolean; readonly nearestNeighbour: boolean }
+  /** 28x28 grey images: CoopNets has the higher class agreement than the baseline */
+  readonly beatsOnClasses?: { readonly meanFill: boolean; readonly nearestNeighbour: boolean }
 }
 
 export interface CompletionReport {
@@ -271,24 +288,31 @@ const fmt = (v: number, digits = 4) => v.toFixed(digits)
 
 export const reportTable = (report: CompletionReport): string => {
   const lines = [
-    `Completion of ${report.count} ${report.images} by ${report.checkpoint} (iteration ${report.iteration}); z inferred by ${report.inference.restarts} restart${report.inference.restarts === 1 ? "" : "s"} × ${report.inference.steps} ${report.inference.noise ? "Langevin" : "gradient-descent"} steps${report.refine.steps > 0 ? `, then ${report.refine.steps} descriptor Langevin steps on the hidden pixels` : ""}. Pixels in [0, 1].`,
+    `Completion of ${report.count} ${report.images} by ${report.checkpoint} (iteration ${report.iteration}); z inferred by ${report.inference.restarts} restart${report.inference.restarts === 1 ? "" : "s"} × ${report.inference.steps} ${report.inference.anneal ? "annealed " : ""}${report.inference.noise ? "Langevin" : "gradient-descent"} steps${report.inference.average > 1 ? `, the fill averaged over the ${report.inference.average} best restarts` : ""}${report.refine.steps > 0 ? `, then ${report.refine.steps} descriptor Langevin steps on the hidden pixels` : ""}. Pixels in [0, 1].`,
     "",
-    "| mask | hidden | method | MAE hidden | MAE whole | PSNR (dB) |",
-    "|---|---|---|---|---|---|",
+    "| mask | hidden | method | MAE hidden | MAE whole | PSNR (dB) | class agreement |",
+    "|---|---|---|---|---|---|---|",
   ]
   for (const m of report.masks) {
     let first = true
-    for (const [method, s] of Object.entries(m.scores) as Array<[Method, CompletionScores]>) {
+    for (const [method, s] of Object.entries(m.scores) as Array<[Method, MethodScores]>) {
+      const agreement = s.classAgreement === undefined ? "–" : `${(s.classAgreement * 100).toFixed(1)}%`
       lines.push(
-        `| ${first ? m.name : ""} | ${first ? `${(m.hiddenFraction * 100).toFixed(1)}%` : ""} | ${METHOD_LABELS[method]} | ${fmt(s.hiddenMae)} | ${fmt(s.wholeMae)} | ${s.psnr.toFixed(2)} |`,
+        `| ${first ? m.name : ""} | ${first ? `${(m.hiddenFraction * 100).toFixed(1)}%` : ""} | ${METHOD_LABELS[method]} | ${fmt(s.hiddenMae)} | ${fmt(s.wholeMae)} | ${s.psnr.toFixed(2)} | ${agreement} |`,
       )
       first = false
     }
   }
   lines.push("")
+  const beats = (b: boolean) => (b ? "beats" : "does not beat")
   for (const m of report.masks)
     lines.push(
-      `- ${m.name}: CoopNets ${m.beats.meanFill ? "beats" : "does not beat"} the mean fill and ${m.beats.nearestNeighbour ? "beats" : "does not beat"} the nearest training image (MAE on the hidden pixels).`,
+      `- ${m.name}: CoopNets ${beats(m.beats.meanFill)} the mean fill and ${beats(m.beats.nearestNeighbour)} the nearest training image on the hidden pixels' MAE${m.beatsOnClasses === undefined ? "" : `; on class agreement it ${beats(m.beatsOnClasses.meanFill)} the mean fill and ${beats(m.beatsOnClasses.nearestNeighbour)} the nearest training image`}.`,
+    )
+  if (report.masks.some((m) => m.beatsOnClasses !== undefined))
+    lines.push(
+      "",
+      "Class agreement: the fraction of images whose completion the project's MNIST classifier (the one `evaluate` uses) puts in the class it gives the original image.",
     )
   return `${lines.join("\n")}\n`
 }
@@ -300,6 +324,10 @@ export const completeRun = (o: CompleteOptions) =>
     const spec = o.spec
     const run = yield* openTrainedRun(spec.checkpoint, o.outDir, o.force, "completed")
     const image = imageShapeOf(run.spec)
+    if (isVideoShape(image))
+      return yield* new UsageError({
+        message: `${o.source}: ${spec.checkpoint} holds video nets (model.arch "${run.spec.model.arch}"); complete recovers occluded images. Use it with a run trained on images.`,
+      })
     const [h, w, c] = image
     if (run.spec.model.arch === "mnistConditional")
       return yield* new UsageError({
@@ -332,6 +360,16 @@ export const completeRun = (o: CompleteOptions) =>
         return completeAll(models, run.spec, spec, images, masks, index, image)
       }),
     )
+    // 28x28 grey images: the MNIST classifier labels the originals and every completion
+    const classifier =
+      spec.classAgreement && h === 28 && w === 28 && c === 1
+        ? yield* acquireClassifier(o.classifier ?? defaultClassifierSource(), log)
+        : undefined
+    const labelsOf =
+      classifier === undefined ? undefined : (values: Float32Array) => mostProbable(classifier, values, count)
+    const originalLabels = labelsOf?.(images)
+    const agreement = (labels: Int32Array) =>
+      labels.reduce((n, label, i) => n + (label === originalLabels?.[i] ? 1 : 0), 0) / count
     for (const [index, maskSpec] of spec.masks.entries()) {
       const name = maskName(maskSpec)
       const masks = maskSets[index] as Float32Array
@@ -343,20 +381,33 @@ export const completeRun = (o: CompleteOptions) =>
         nearestNeighbour: nearestNeighbourFill(images, masks, count, training.images, training.count, c),
       }
       const scores = Object.fromEntries(
-        Object.entries(fills).map(([method, fill]) => [
-          method,
-          meanScores(scoreImages(truth, toUnit(fill), masks, count, c)),
-        ]),
-      ) as Partial<Record<Method, CompletionScores>>
-      const ours = scores.coopnets as CompletionScores
+        Object.entries(fills).map(([method, fill]): [string, MethodScores] => {
+          const pixels = meanScores(scoreImages(truth, toUnit(fill), masks, count, c))
+          return [
+            method,
+            labelsOf === undefined ? pixels : { ...pixels, classAgreement: agreement(labelsOf(fill)) },
+          ]
+        }),
+      ) as Partial<Record<Method, MethodScores>>
+      const ours = scores.coopnets as MethodScores
+      const other = (method: Method) => scores[method] as MethodScores
       reports.push({
         name,
         hiddenFraction: hiddenFraction(masks),
         scores,
         beats: {
-          meanFill: ours.hiddenMae < (scores.meanFill as CompletionScores).hiddenMae,
-          nearestNeighbour: ours.hiddenMae < (scores.nearestNeighbour as CompletionScores).hiddenMae,
+          meanFill: ours.hiddenMae < other("meanFill").hiddenMae,
+          nearestNeighbour: ours.hiddenMae < other("nearestNeighbour").hiddenMae,
         },
+        ...(labelsOf === undefined
+          ? {}
+          : {
+              beatsOnClasses: {
+                meanFill: (ours.classAgreement as number) > (other("meanFill").classAgreement as number),
+                nearestNeighbour:
+                  (ours.classAgreement as number) > (other("nearestNeighbour").classAgreement as number),
+              },
+            }),
       })
       const occluded = replaceHidden(images, masks, c, 0)
       const shown = Math.min(spec.show, count)
@@ -412,7 +463,16 @@ export const completeRun = (o: CompleteOptions) =>
     yield* writer.flush
     const result: CompleteResult = { outDir: run.outDir, report, table }
     return result
-  }).pipe(Effect.provide(WriterLayer.layer(8)))
+  }).pipe(Effect.scoped, Effect.provide(WriterLayer.layer(8)))
+
+/** The classifier's most probable class of each of `count` 28x28 images in [-1, 1]. */
+const mostProbable = (classifier: LoadedClassifier, images: Float32Array, count: number): Int32Array => {
+  const { probabilities } = classify(classifier.classifier, images, count)
+  return Int32Array.from({ length: count }, (_, i) => {
+    const p = probabilities.subarray(i * CLASSIFIER_CLASSES, (i + 1) * CLASSIFIER_CLASSES)
+    return p.indexOf(Math.max(...p))
+  })
+}
 
 export type CompleteInvocation = {
   readonly kind: "complete"

@@ -4,18 +4,28 @@
  * .npy). 28x28 single-channel images get the MNIST metrics of
  * src/pipeline/evaluation/sample-quality.ts, with real digits as a reference row; any
  * images get the Fréchet distance on the features of a user-supplied tfjs
- * LayersModel against a user-supplied reference set (--features, --reference).
- * Writes evaluation.json and evaluation.md atomically; returns the table.
+ * LayersModel against a user-supplied reference set (--features, --reference);
+ * textures (a texture run, or any images with --exemplar) get the texture
+ * measure of src/pipeline/evaluation/texture-quality.ts against the exemplar,
+ * with its other-crops floor. Writes evaluation.json and evaluation.md
+ * atomically; returns the table.
  */
 import { Effect, FileSystem, Path } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Argument, CliError, Command, Flag } from "effect/cli"
 import { fitGaussian, frechetDistance } from "../../models/frechet.js"
+import { isVideoShape } from "../../models/nets.js"
 import { useBackend } from "../backend/service.js"
 import { imageShapeOf } from "../config/shapes.js"
-import type { BackendChoice } from "../config/spec.js"
+import type { BackendChoice, PipelineSpec } from "../config/spec.js"
 import { type ImageSet, readImageSet } from "../data/image-sets.js"
 import { loadMnist, MNIST_HELD_OUT } from "../data/mnist.js"
 import { DataError, UsageError } from "../errors.js"
+import {
+  DEFAULT_VIDEO_SAMPLES,
+  evaluateVideoRun,
+  type VideoEvaluation,
+  videoMarkdown,
+} from "../evaluation/dynamic-texture.js"
 import {
   adaptation,
   disposeFeatureModel,
@@ -35,11 +45,25 @@ import {
   type SampleQuality,
   sampleQuality,
 } from "../evaluation/sample-quality.js"
-import { defaultSampler, drawSamples, type Sampler, samplerDescription } from "../nets/draw.js"
-import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
+import {
+  type ExemplarSource,
+  type TextureQuality,
+  textureMarkdown,
+  textureQuality,
+} from "../evaluation/texture-quality.js"
+import {
+  defaultSampler,
+  drawFromNoise,
+  drawSamples,
+  type Sampler,
+  samplerDescription,
+  sampleShape,
+} from "../nets/draw.js"
+import type { GeneratorWeights } from "../nets/generator-average.js"
+import { openTrainedRun, type TrainedRun, withTrainedModels } from "../nets/trained.js"
 import { claimOutputDir } from "../run-dir/layout.js"
 import { writeAtomic } from "../run-dir/writer.js"
-import { choiceFlag, forceFlag, given, intFlag, invoke, outFlag, UsageHint } from "./flags.js"
+import { choiceFlag, forceFlag, given, intFlag, invoke, outFlag, UsageHint, weightsFlag } from "./flags.js"
 
 export const EVALUATION_FORMAT = "coopnets-evaluation/1"
 /** The location that names the 1,000 held-out MNIST digits themselves (a check of the metrics). */
@@ -47,13 +71,15 @@ export const MNIST_TEST_LOCATION = "mnist:test"
 
 /** Images sampled from a checkpoint when --n is not given. */
 export const DEFAULT_EVALUATION_SAMPLES = 1000
+/** Images sampled from a texture run when --n is not given (each is scored on its own). */
+export const DEFAULT_TEXTURE_SAMPLES = 16
 
 export interface EvaluateOptions {
   /** a run or checkpoint directory, a folder of images, or an .npy file */
   readonly location: string
   /** checkpoints: images to sample (default 1000); image sets: evaluate the first N (default all) */
   readonly count: number | undefined
-  /** checkpoints only: descriptor Langevin steps after the generator (default 0) */
+  /** checkpoints only: descriptor Langevin steps after the generator (default: the run's langevin.steps, as `sample`) */
   readonly langevinSteps: number | undefined
   /** checkpoints only: the sampling seed (default 0) */
   readonly seed: number | undefined
@@ -62,6 +88,8 @@ export interface EvaluateOptions {
    * in training (nets/draw.ts), then `langevinSteps` descriptor steps; default: the run's (`defaultSampler`)
    */
   readonly sampler?: Sampler | undefined
+  /** checkpoints only: the generator's moving average when the run kept one (default), or its last weights */
+  readonly weights?: GeneratorWeights | undefined
   readonly outDir: string | undefined
   readonly force: boolean
   /** a tfjs LayersModel's model.json whose outputs (or `layer`'s) are the features of a Fréchet distance */
@@ -74,7 +102,28 @@ export interface EvaluateOptions {
   readonly quiet?: boolean
   /** where the MNIST classifier is cached and how it is trained (default: the project's) */
   readonly classifier?: ClassifierSource
+  /** the texture exemplar to score against (default for a texture run: its data.path) */
+  readonly exemplar?: string | undefined
+  /** the exemplar's resize factor (default for a texture run: its data.scale, else 1) */
+  readonly scale?: number | undefined
+  /** texture runs: the side of the sampled images (default twice the training size) */
+  readonly size?: number | undefined
 }
+
+/** A positive number flag (e.g. a scale factor), rejected with a message that names it. */
+const positiveFlag = (name: string, description: string) =>
+  Flag.String(name).pipe(
+    Flag.withDescription(description),
+    Flag.withMetavar("X"),
+    Flag.mapEffect((raw) => {
+      const x = Number(raw)
+      return Number.isFinite(x) && x > 0
+        ? Effect.succeed(x)
+        : Effect.fail(
+            new CliError.ValidationError({ message: `--${name} must be a number > 0, got "${raw}".` }),
+          )
+    }),
+  )
 
 export const evaluateCommand = Command.make(
   "evaluate",
@@ -89,9 +138,11 @@ export const evaluateCommand = Command.make(
       1,
       `checkpoints: images to sample (default ${DEFAULT_EVALUATION_SAMPLES}); image sets: the first N`,
     ).pipe(Flag.optional),
-    langevin: intFlag("langevin", 0, "checkpoints: descriptor Langevin steps after the generator").pipe(
-      Flag.optional,
-    ),
+    langevin: intFlag(
+      "langevin",
+      0,
+      "checkpoints: descriptor Langevin steps after the generator (default: the run's langevin.steps, as sample)",
+    ).pipe(Flag.optional),
     seed: intFlag("seed", 0, "checkpoints: the sampling seed").pipe(Flag.optional),
     sampler: choiceFlag(
       "sampler",
@@ -99,6 +150,7 @@ export const evaluateCommand = Command.make(
       'checkpoints: "generator": g(z); "chains": as the run\'s own chains and revise stages made its samples in training (noise + Langevin for the descriptor alone, g(z) for the generator alone, …); then --langevin steps. Default: "generator" for runs whose generator was taught, else "chains"',
       (raw) => `--sampler must be "generator" or "chains", got "${raw}".`,
     ).pipe(Flag.optional),
+    weights: weightsFlag.pipe(Flag.optional),
     features: Flag.String("features").pipe(
       Flag.withDescription(
         "a tfjs LayersModel (model.json) whose outputs are the features of the Fréchet distance, for images other than MNIST digits",
@@ -122,6 +174,22 @@ export const evaluateCommand = Command.make(
       "with --features: the pixel range the feature model reads",
       (raw) => `--range must be "0,1" (pixels fed to the feature model in [0, 1]) or "-1,1", got "${raw}".`,
     ).pipe(Flag.withDefault("0,1" as const)),
+    exemplar: Flag.String("exemplar").pipe(
+      Flag.withDescription(
+        "score the images as textures against this exemplar image (a texture run's own exemplar by default), next to the floor of other crops of the exemplar",
+      ),
+      Flag.withMetavar("image"),
+      Flag.optional,
+    ),
+    scale: positiveFlag(
+      "scale",
+      "with a texture: resize the exemplar by this factor first (default: a texture run's data.scale, else 1)",
+    ).pipe(Flag.optional),
+    size: intFlag(
+      "size",
+      1,
+      "texture runs: the side of the sampled images (default twice the training size)",
+    ).pipe(Flag.optional),
     out: outFlag(
       "the output directory (default <run-dir>/evaluation, <folder>-evaluation, <file>-evaluation)",
     ),
@@ -134,16 +202,20 @@ export const evaluateCommand = Command.make(
     langevinSteps: given(a.langevin),
     seed: given(a.seed),
     sampler: given(a.sampler),
+    weights: given(a.weights),
     outDir: given(a.out),
     force: a.force,
     features: given(a.features),
     layer: given(a.layer),
     reference: given(a.reference),
     range: a.range,
+    exemplar: given(a.exemplar),
+    scale: given(a.scale),
+    size: given(a.size),
   })),
 ).pipe(
   Command.withDescription(
-    "Sample quality. 28x28 grey images get the MNIST metrics of the project's classifier (trained once into .cache/mnist-classifier, or $COOPNETS_CLASSIFIER_DIR): Fréchet distance of its features to the held-out digits, Inception-score analogue, class histogram and entropy, fraction of copies of training digits, with real digits as a reference row. Writes evaluation.json and evaluation.md.",
+    "Sample quality. 28x28 grey images get the MNIST metrics of the project's classifier (trained once into .cache/mnist-classifier, or $COOPNETS_CLASSIFIER_DIR): Fréchet distance of its features to the held-out digits, Inception-score analogue, class histogram and entropy, fraction of copies of training digits, with real digits as a reference row. Textures (a texture run, or any images with --exemplar) get the texture measure: random-filter style distance, patch sliced Wasserstein distance, mean and contrast ratios, next to the floor of other crops of the exemplar. Writes evaluation.json and evaluation.md.",
   ),
   Command.annotate(
     UsageHint,
@@ -163,6 +235,8 @@ export interface EvaluationReport {
     readonly seed?: number
     /** how the samples were drawn (`--sampler`) */
     readonly sampler?: Sampler
+    /** which generator weights the samples were drawn with */
+    readonly generatorWeights?: GeneratorWeights
   }
   readonly mnist?: {
     readonly classifier: {
@@ -176,6 +250,7 @@ export interface EvaluationReport {
     readonly samples: SampleQuality
     readonly realDigits: SampleQuality & { readonly frechetCount: number }
   }
+  readonly texture?: TextureQuality
   readonly features?: {
     readonly model: string
     readonly layer: string | null
@@ -189,6 +264,8 @@ export interface EvaluationReport {
     readonly adapted: string | null
     readonly frechetDistance: number
   }
+  /** video runs: the dynamic-texture measure */
+  readonly video?: VideoEvaluation
   readonly skipped: ReadonlyArray<{ readonly metrics: string; readonly reason: string }>
 }
 
@@ -221,7 +298,17 @@ interface Evaluated {
   readonly set: ImageSet
   readonly source: EvaluationReport["source"]
   readonly outDir: string
+  /** the texture exemplar to score against, when there is one */
+  readonly exemplar?: ExemplarSource
 }
+
+/** --exemplar and --scale, else a texture run's own exemplar. */
+const exemplarOf = (o: EvaluateOptions, data?: PipelineSpec["data"]): ExemplarSource | undefined =>
+  o.exemplar !== undefined
+    ? { path: o.exemplar, scale: o.scale ?? (data?.source === "texture" ? data.scale : 1) }
+    : data?.source === "texture"
+      ? { path: data.path, scale: o.scale ?? data.scale }
+      : undefined
 
 /** The images to judge: sampled from a checkpoint, or read from a folder / .npy. */
 const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
@@ -234,17 +321,45 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
       })
     if (yield* isTrainedRun(o.location)) {
       const run = yield* openTrainedRun(o.location, o.outDir, o.force, "evaluation")
-      const count = o.count ?? DEFAULT_EVALUATION_SAMPLES
-      const sampler = o.sampler ?? defaultSampler(run.spec)
-      const langevinSteps = o.langevinSteps ?? 0
+      const spec = run.spec
+      const exemplar = exemplarOf(o, spec.data)
+      const texture = spec.data.source === "texture"
+      if (o.size !== undefined && !texture)
+        return yield* new UsageError({
+          message: `--size applies to texture runs (fully convolutional nets); ${o.location} was trained on ${spec.data.source} images.`,
+        })
+      // Texture runs: fewer, larger samples (twice the training crops), revised as in training;
+      // the descriptor alone's chains start from noise as they did in training.
+      const count = o.count ?? (texture ? DEFAULT_TEXTURE_SAMPLES : DEFAULT_EVALUATION_SAMPLES)
+      const sampler = o.sampler ?? defaultSampler(spec)
+      // the chains sampler revises as training did: further steps only when asked
+      const langevinSteps = o.langevinSteps ?? (sampler === "chains" && !texture ? 0 : spec.langevin.steps)
       const seed = o.seed ?? 0
-      const shape = imageShapeOf(run.spec)
-      yield* checkApplicable(shape, o, "samples")
+      const shape = texture
+        ? yield* sampleShape(spec, o.size ?? 2 * imageShapeOf(spec)[0])
+        : imageShapeOf(spec)
+      if (isVideoShape(shape))
+        return yield* new DataError({ message: `${o.location} holds video nets; they are evaluated apart.` })
+      yield* checkApplicable(shape, o, "samples", exemplar)
+      // texture runs sampled as chains: from noise at the sampling size (the descriptor alone, as the 2016 model)
+      const fromNoise = texture && sampler === "chains"
       log(
-        `Sampling ${count} images from ${run.checkpoint.dir}: ${samplerDescription(run.spec, sampler)}, then langevin ${langevinSteps} (seed ${seed}) ...`,
+        `Sampling ${count} ${shapeName(shape)} images from ${run.checkpoint.dir}: ${fromNoise ? "chains from noise" : samplerDescription(spec, sampler)}, then langevin ${langevinSteps} (seed ${seed}) ...`,
       )
-      const images = yield* withTrainedModels(run, o.backend, o.quiet, (models) =>
-        drawSamples(models, run.spec, count, langevinSteps, seed, shape, undefined, sampler),
+      const { images, weights } = yield* withTrainedModels(
+        run,
+        o.backend,
+        o.quiet,
+        (models, weights) => ({
+          // pixels outside [-1, 1] (Langevin steps can overshoot) are clipped, as `sample` writes them and as
+          // an image set is read: every source is scored on the same pixel range
+          images: (fromNoise
+            ? drawFromNoise(models, spec, count, langevinSteps, seed, shape)
+            : drawSamples(models, spec, count, langevinSteps, seed, shape, undefined, sampler)
+          ).map((v) => Math.min(1, Math.max(-1, v))),
+          weights,
+        }),
+        o.weights ?? "average",
       )
       const evaluated: Evaluated = {
         set: { images, count, shape },
@@ -257,14 +372,26 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
           langevinSteps,
           seed,
           sampler,
+          generatorWeights: weights,
         },
         outDir: run.outDir,
+        ...(exemplar === undefined ? {} : { exemplar }),
       }
       return evaluated
     }
-    if (o.langevinSteps !== undefined || o.seed !== undefined || o.sampler !== undefined)
+    if (
+      o.langevinSteps !== undefined ||
+      o.seed !== undefined ||
+      o.size !== undefined ||
+      o.weights !== undefined ||
+      o.sampler !== undefined
+    )
       return yield* new UsageError({
-        message: `${o.sampler !== undefined ? "--sampler applies" : "--langevin and --seed apply"} to sampling from a checkpoint; ${o.location} is a set of images.`,
+        message: `--langevin, --seed, --size, --weights and --sampler apply to sampling from a checkpoint; ${o.location} is a set of images.`,
+      })
+    if (o.scale !== undefined && o.exemplar === undefined)
+      return yield* new UsageError({
+        message: "--scale goes with --exemplar (the texture exemplar it resizes).",
       })
     const outDir = yield* claimOutDir(o.location, o.outDir, o.force)
     yield* useBackend(o.backend ?? "auto", o.quiet ? () => {} : log)
@@ -276,11 +403,13 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
     const count = o.count ?? all.count
     const size = all.shape[0] * all.shape[1] * all.shape[2]
     const set: ImageSet = { ...all, images: all.images.subarray(0, count * size), count }
-    yield* checkApplicable(set.shape, o)
+    const exemplar = exemplarOf(o)
+    yield* checkApplicable(set.shape, o, "holds", exemplar)
     const evaluated: Evaluated = {
       set,
       source: { kind: "images", path: o.location, count, shape: set.shape },
       outDir,
+      ...(exemplar === undefined ? {} : { exemplar }),
     }
     return evaluated
   })
@@ -288,9 +417,14 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
 /** `mnist:test`: the held-out digits (all, or N of them in a seeded order). */
 const heldOutDigits = (o: EvaluateOptions, log: (line: string) => void) =>
   Effect.gen(function* () {
-    if (o.langevinSteps !== undefined || o.seed !== undefined || o.sampler !== undefined)
+    if (
+      o.langevinSteps !== undefined ||
+      o.seed !== undefined ||
+      o.weights !== undefined ||
+      o.sampler !== undefined
+    )
       return yield* new UsageError({
-        message: `${o.sampler !== undefined ? "--sampler applies" : "--langevin and --seed apply"} to sampling from a checkpoint; ${MNIST_TEST_LOCATION} is a set of images.`,
+        message: `--langevin, --seed, --weights and --sampler apply to sampling from a checkpoint; ${MNIST_TEST_LOCATION} is a set of images.`,
       })
     if (o.count !== undefined && o.count > MNIST_HELD_OUT)
       return yield* new UsageError({
@@ -301,20 +435,25 @@ const heldOutDigits = (o: EvaluateOptions, log: (line: string) => void) =>
     const count = o.count ?? MNIST_HELD_OUT
     const digits = yield* loadMnist(count, 0, "test")
     const evaluated: Evaluated = {
-      set: { images: digits.images, count, shape: digits.shape },
+      set: { images: digits.images, count, shape: [28, 28, 1] },
       source: { kind: "images", path: MNIST_TEST_LOCATION, count, shape: digits.shape },
       outDir,
     }
     return evaluated
   })
 
-/** Something must apply: the MNIST metrics (28x28x1) or a feature model. */
-const checkApplicable = (shape: ReadonlyArray<number>, o: EvaluateOptions, verb = "holds") =>
-  shapeName(shape) === MNIST_SHAPE || o.features !== undefined
+/** Something must apply: the MNIST metrics (28x28x1), a feature model or a texture exemplar. */
+const checkApplicable = (
+  shape: ReadonlyArray<number>,
+  o: EvaluateOptions,
+  verb: string,
+  exemplar: ExemplarSource | undefined,
+) =>
+  shapeName(shape) === MNIST_SHAPE || o.features !== undefined || exemplar !== undefined
     ? Effect.void
     : Effect.fail(
         new DataError({
-          message: `${o.location} ${verb} ${shapeName(shape)} images; the MNIST metrics need 28x28 single-channel digits. For other images pass --features model.json (a tfjs LayersModel on disk) and --reference <folder|npy> of real images to compute the Fréchet distance on that model's features.`,
+          message: `${o.location} ${verb} ${shapeName(shape)} images; the MNIST metrics need 28x28 single-channel digits. For other images pass --features model.json (a tfjs LayersModel on disk) and --reference <folder|npy> of real images to compute the Fréchet distance on that model's features, or --exemplar IMAGE to score them as textures against that exemplar.`,
         }),
       )
 
@@ -326,7 +465,7 @@ export const markdown = (r: EvaluationReport): string => {
   const lines: Array<string> = [`# Sample quality of ${r.source.path}`, ""]
   const what =
     r.source.kind === "checkpoint"
-      ? `${r.source.count} samples (iteration ${r.source.iteration}, langevin ${r.source.langevinSteps}, seed ${r.source.seed})`
+      ? `${r.source.count} samples (iteration ${r.source.iteration}, langevin ${r.source.langevinSteps}, seed ${r.source.seed}${r.source.generatorWeights === "average" ? ", averaged generator weights" : ""})`
       : r.source.path
   if (r.mnist !== undefined) {
     const m = r.mnist
@@ -357,6 +496,7 @@ export const markdown = (r: EvaluationReport): string => {
       "",
     )
   }
+  if (r.texture !== undefined) lines.push(...textureMarkdown(r.texture, what))
   if (r.features !== undefined) {
     const f = r.features
     lines.push(
@@ -365,6 +505,7 @@ export const markdown = (r: EvaluationReport): string => {
       "",
     )
   }
+  if (r.video !== undefined) lines.push(...videoMarkdown(r.video, what))
   for (const s of r.skipped) lines.push(`Skipped ${s.metrics}: ${s.reason}`, "")
   return `${lines.join("\n").trimEnd()}\n`
 }
@@ -381,7 +522,9 @@ export const evaluate = (o: EvaluateOptions) =>
       return yield* new UsageError({
         message: `--features ${o.features} needs --reference <folder|npy>: the real images to compare with.`,
       })
-    const { set, source, outDir } = yield* imagesToEvaluate(o, log)
+    const videoRun = yield* videoRunAt(o)
+    if (videoRun !== undefined) return yield* evaluateVideo(o, videoRun, log)
+    const { set, source, outDir, exemplar } = yield* imagesToEvaluate(o, log)
     const skipped: Array<{ metrics: string; reason: string }> = []
 
     let mnist: EvaluationReport["mnist"]
@@ -407,11 +550,13 @@ export const evaluate = (o: EvaluateOptions) =>
           }
         }),
       )
-    } else
+    } else if (exemplar === undefined)
       skipped.push({
         metrics: "the MNIST metrics (classifier FD, IS, class histogram and entropy, copy fraction)",
         reason: `the images are ${shapeName(set.shape)}; the MNIST classifier and the training digits are ${MNIST_SHAPE}.`,
       })
+
+    const texture = exemplar === undefined ? undefined : yield* textureQuality(set, exemplar, source.path)
 
     let features: EvaluationReport["features"]
     if (o.features !== undefined && o.reference !== undefined) {
@@ -455,7 +600,7 @@ export const evaluate = (o: EvaluateOptions) =>
           }),
         (model) => Effect.sync(() => disposeFeatureModel(model)),
       )
-    } else if (mnist !== undefined)
+    } else if (mnist !== undefined && exemplar === undefined)
       skipped.push({
         metrics: "the Fréchet distance on a user-supplied feature model",
         reason: "no --features model.json given (the MNIST classifier's features are used above).",
@@ -465,15 +610,74 @@ export const evaluate = (o: EvaluateOptions) =>
       format: EVALUATION_FORMAT,
       source,
       ...(mnist === undefined ? {} : { mnist }),
+      ...(texture === undefined ? {} : { texture }),
       ...(features === undefined ? {} : { features }),
       skipped,
     }
+    return yield* writeReport(path, outDir, report)
+  })
+
+const writeReport = (path: Path.Path, outDir: string, report: EvaluationReport) =>
+  Effect.gen(function* () {
     const table = markdown(report)
     const encode = (s: string) => new TextEncoder().encode(s)
     yield* writeAtomic(path.join(outDir, "evaluation.json"), encode(`${JSON.stringify(report, null, 2)}\n`))
     yield* writeAtomic(path.join(outDir, "evaluation.md"), encode(table))
     const result: EvaluateResult = { outDir, report, table }
     return result
+  })
+
+/** A trained run of video nets at `o.location`, or undefined (anything else is evaluated as images). */
+const videoRunAt = (o: EvaluateOptions) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    if (o.location === MNIST_TEST_LOCATION) return undefined
+    if (!(yield* fs.exists(o.location).pipe(Effect.orElseSucceed(() => false)))) return undefined
+    if (!(yield* isTrainedRun(o.location))) return undefined
+    const run = yield* openTrainedRun(o.location, o.outDir, o.force, "evaluation")
+    return isVideoShape(imageShapeOf(run.spec)) ? run : undefined
+  })
+
+/** Video runs: the dynamic-texture measure of N sampled clips against the observed clip, with its floor. */
+const evaluateVideo = (o: EvaluateOptions, run: TrainedRun, log: (line: string) => void) =>
+  Effect.gen(function* () {
+    const path = yield* Path.Path
+    if (o.features !== undefined)
+      return yield* new UsageError({
+        message: `--features applies to images; ${o.location} holds video nets, which get the dynamic-texture measure.`,
+      })
+    const count = o.count ?? DEFAULT_VIDEO_SAMPLES
+    const langevinSteps = o.langevinSteps ?? 0
+    const seed = o.seed ?? 0
+    const shape = imageShapeOf(run.spec)
+    log(`Sampling ${count} clips from ${run.checkpoint.dir} (langevin ${langevinSteps}, seed ${seed}) ...`)
+    const video = yield* evaluateVideoRun(run, {
+      count,
+      langevinSteps,
+      seed,
+      backend: o.backend,
+      quiet: o.quiet,
+    })
+    const report: EvaluationReport = {
+      format: EVALUATION_FORMAT,
+      source: {
+        kind: "checkpoint",
+        path: run.checkpoint.dir,
+        count,
+        shape,
+        iteration: run.checkpoint.manifest.iteration,
+        langevinSteps,
+        seed,
+      },
+      video,
+      skipped: [
+        {
+          metrics: "the MNIST metrics and the Fréchet distance on a feature model",
+          reason: `the samples are ${shapeName(shape)} videos.`,
+        },
+      ],
+    }
+    return yield* writeReport(path, run.outDir, report)
   })
 
 export type EvaluateInvocation = EvaluateOptions & { readonly kind: "evaluate" }

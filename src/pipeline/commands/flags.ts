@@ -12,10 +12,13 @@ export const intFlag = (name: string, min: number, description: string) =>
     Flag.withMetavar("N"),
     Flag.mapEffect((raw) => {
       const n = Number(raw)
-      return Number.isInteger(n) && n >= min
+      // safe: beyond 2^53 − 1 a number no longer counts exactly (and "1e300" is an integer to JavaScript)
+      return Number.isSafeInteger(n) && n >= min
         ? Effect.succeed(n)
         : Effect.fail(
-            new CliError.ValidationError({ message: `--${name} must be an integer ≥ ${min}, got "${raw}".` }),
+            new CliError.ValidationError({
+              message: `--${name} must be a whole number from ${min} to ${Number.MAX_SAFE_INTEGER}, got "${raw}".`,
+            }),
           )
     }),
   )
@@ -50,6 +53,14 @@ export const forceFlag = (what: string) =>
 
 export const setFlag = (what: string) =>
   Flag.String("set").pipe(Flag.withDescription(what), Flag.withMetavar("field=value"), Flag.atLeast(0))
+
+/** Which generator weights a trained run is sampled with (src/pipeline/nets/generator-average.ts). */
+export const weightsFlag = choiceFlag(
+  "weights",
+  ["average", "last"] as const,
+  "the generator's weights: the moving average of its weights when the run kept one (generatorAverage.decay > 0), else the last; or the last",
+  (raw) => `--weights must be "average" or "last", got "${raw}".`,
+)
 
 export const seedFlag = (what: string) => intFlag("seed", 0, what).pipe(Flag.optional)
 

@@ -10,13 +10,14 @@ import { Command, Flag } from "effect/cli"
 import { langevinRevise, withLabels } from "../../models/coopnets.js"
 import { generateEach, type InterpolationMode, interpolationPaths } from "../../models/interpolation.js"
 import { oneHot } from "../../models/labels.js"
-import { CLASSES } from "../../models/nets.js"
+import { CLASSES, isVideoShape } from "../../models/nets.js"
 import { foldIn, normals, normalTensor, rootKey } from "../../models/random.js"
 import type { ModelsShape } from "../../stages/models.js"
 import { imageShapeOf, latentSizeOf } from "../config/shapes.js"
 import type { BackendChoice, PipelineSpec } from "../config/spec.js"
 import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
 import { encodeNpy, encodePng, tile } from "../run-dir/image-files.js"
+import { encodeGif, encodeVideosNpy, type Videos, videoGrid } from "../run-dir/video-files.js"
 import * as WriterLayer from "../run-dir/writer.js"
 import { fileJob, Writer } from "../run-dir/writer.js"
 import {
@@ -76,7 +77,7 @@ export const interpolateCommand = Command.make(
   })),
 ).pipe(
   Command.withDescription(
-    "For each pair of latent vectors, STEPS frames from one to the other, each optionally revised by K descriptor Langevin steps. Writes grid.png (a row per pair) and frames.npy (pairs×steps×H×W float32 in [0, 1]). Class-conditional nets: pair p is of class p mod 10.",
+    "For each pair of latent vectors, STEPS frames from one to the other, each optionally revised by K descriptor Langevin steps. Writes grid.png (a row per pair) and frames.npy (pairs×steps×H×W float32 in [0, 1]); video nets: grid.gif and frames.npy (pairs×steps×T×H×W×C). Class-conditional nets: pair p is of class p mod 10.",
   ),
   Command.annotate(
     UsageHint,
@@ -155,10 +156,25 @@ export const interpolateRun = (o: InterpolateOptions) =>
     const frames = yield* withTrainedModels(run, o.backend, o.quiet, (models) =>
       interpolationFrames(models, spec, o),
     )
-    const [h, w, c] = imageShapeOf(spec)
+    const sampleShape = imageShapeOf(spec)
+    const writer = yield* Writer
+    if (isVideoShape(sampleShape)) {
+      // each frame of the walk is a whole clip: grid.gif plays them, a row per pair
+      const videos: Videos = { values: frames.images, shape: [o.pairs * o.steps, ...sampleShape] }
+      const shape = [o.pairs, o.steps, ...sampleShape]
+      yield* writer.submit(
+        fileJob(path.join(outDir, "frames.npy"), () => encodeVideosNpy({ values: videos.values, shape })),
+      )
+      yield* writer.submit(
+        fileJob(path.join(outDir, "grid.gif"), () => encodeGif(videoGrid(videos, { columns: o.steps }))),
+      )
+      yield* writer.flush
+      const result: InterpolateResult = { outDir, shape }
+      return result
+    }
+    const [h, w, c] = sampleShape
     const shape = c === 1 ? [o.pairs, o.steps, h, w] : [o.pairs, o.steps, h, w, c]
     const unit = frames.images.map((v) => Math.min(1, Math.max(0, (v + 1) / 2)))
-    const writer = yield* Writer
     yield* writer.submit(fileJob(path.join(outDir, "frames.npy"), () => encodeNpy(unit, shape)))
     yield* writer.submit(
       fileJob(path.join(outDir, "grid.png"), () =>

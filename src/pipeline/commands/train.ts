@@ -6,10 +6,13 @@ import { Effect, Option, Path } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { loadPipeline } from "../config/pipeline-file.js"
 import { UsageError } from "../errors.js"
+import { summaryTable } from "../report/terminal-progress.js"
+import { refuseIfInUse } from "../run-dir/lock.js"
 import { findResumePoint } from "../run-dir/resume.js"
+import { describeRecovery } from "../training/recovery.js"
 import { signalExitCode } from "../training/stop.js"
 import { type TrainResult, train } from "../training/train.js"
-import { forceFlag, given, invoke, outFlag, setFlag, UsageHint } from "./flags.js"
+import { forceFlag, given, intFlag, invoke, outFlag, setFlag, UsageHint } from "./flags.js"
 
 export type TrainInvocation =
   | { readonly kind: "help"; readonly commandPath: ReadonlyArray<string> }
@@ -20,7 +23,7 @@ export type TrainInvocation =
       readonly outDir: string | undefined
       readonly force: boolean
     }
-  | { readonly kind: "resume"; readonly runDir: string }
+  | { readonly kind: "resume"; readonly runDir: string; readonly iterations: number | undefined }
 
 const trainingFlags = {
   set: setFlag(
@@ -47,6 +50,11 @@ export const trainRoot = Command.make(
       Flag.withMetavar("RUN-DIR"),
       Flag.optional,
     ),
+    iterations: intFlag(
+      "iterations",
+      1,
+      "with --resume: train to N iterations in all (extends a finished run; config.json records it). A run extended to N ends as one given N from the start",
+    ).pipe(Flag.optional),
     ...trainingFlags,
   },
   (a) =>
@@ -63,13 +71,29 @@ export const trainRoot = Command.make(
                 message: `--resume ${a.resume.value} writes into that run directory; --out and --force do not apply.`,
               }),
             )
-          : invoke(() => ({ kind: "resume" as const, runDir: a.resume.pipe(Option.getOrThrow) }))(a)
-      : invoke(
-          (): TrainInvocation =>
-            Option.isSome(a.file)
-              ? { kind: "train", file: a.file.value, overrides: a.set, outDir: given(a.out), force: a.force }
-              : { kind: "help", commandPath: [] },
-        )(a),
+          : invoke(() => ({
+              kind: "resume" as const,
+              runDir: a.resume.pipe(Option.getOrThrow),
+              iterations: given(a.iterations),
+            }))(a)
+      : Option.isSome(a.iterations)
+        ? Effect.fail(
+            new UsageError({
+              message: `--iterations ${a.iterations.value} lengthens a run given with --resume DIR. For a new run, set its length with --set training.iterations=${a.iterations.value}.`,
+            }),
+          )
+        : invoke(
+            (): TrainInvocation =>
+              Option.isSome(a.file)
+                ? {
+                    kind: "train",
+                    file: a.file.value,
+                    overrides: a.set,
+                    outDir: given(a.out),
+                    force: a.force,
+                  }
+                : { kind: "help", commandPath: [] },
+          )(a),
 ).pipe(
   Command.withDescription(
     "Train CoopNets. The run directory receives config.json, run.json, metrics.jsonl, samples/{drafts,revised}-NNNNNN.png and checkpoints/. SIGINT/SIGTERM (Ctrl-C) while training finish the current iteration, write a checkpoint and exit (130/143); a second signal stops at once.",
@@ -96,18 +120,27 @@ export const trainCommand = Command.make(
   Command.annotate(UsageHint, TRAIN_HINT),
 )
 
-/** The last line of a training run: done, or stopped by a signal after a checkpoint (exit 130/143). */
+/**
+ * The end of a training run on the terminal: done, or stopped by a signal
+ * after a checkpoint (exit 130/143), then a short table of where things are.
+ */
 const summarise = (name: string, result: TrainResult): void => {
+  const table = `${summaryTable(result)}\n`
   if (result.stopped !== undefined) {
     process.stderr.write(
-      `[${name}] stopped by ${result.stopped} after iteration ${result.iterations}; checkpoint written. Continue with: node dist/run.js --resume ${result.outDir}\n`,
+      `[${name}] stopped by ${result.stopped} after iteration ${result.iterations}; checkpoint written. Continue with: node dist/run.js --resume ${result.outDir}\n${table}`,
     )
     process.exitCode = signalExitCode(result.stopped)
     return
   }
+  const recovered = result.recoveries
   process.stderr.write(
-    `[${name}] done: ${result.iterations} iterations, ${(result.msPerIteration / 1000).toFixed(2)} s/it on ${result.backend}. ` +
-      `Run directory ${result.outDir} (metrics.jsonl, samples/, checkpoints/final).\n`,
+    `[${name}] done: ${result.iterations} iterations${result.extendedFrom === undefined ? "" : ` (extended from ${result.extendedFrom})`}, ${(result.msPerIteration / 1000).toFixed(2)} s/it on ${result.backend}. ` +
+      `Run directory ${result.outDir} (metrics.jsonl, samples/, checkpoints/final).` +
+      (recovered.length === 0
+        ? ""
+        : ` It recovered from divergence ${recovered.length === 1 ? "once" : `${recovered.length} times`}: ${recovered.map(describeRecovery).join("; ")}. Its config.json holds the lowered settings.`) +
+      `\n${table}`,
   )
 }
 
@@ -122,7 +155,9 @@ export const runTraining = (o: Extract<TrainInvocation, { kind: "train" }>) =>
 
 export const runResume = (o: Extract<TrainInvocation, { kind: "resume" }>) =>
   Effect.gen(function* () {
-    const point = yield* findResumePoint(o.runDir)
+    // a run still writing is refused as such, not for what its half-written state looks like
+    yield* refuseIfInUse(o.runDir)
+    const point = yield* findResumePoint(o.runDir, { iterations: o.iterations })
     const result = yield* train(point.spec, {
       source: `${o.runDir}/config.json`,
       outDir: o.runDir,

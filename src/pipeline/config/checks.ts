@@ -6,7 +6,7 @@
  * Every problem names the file and the fields, and what to change.
  */
 import { Effect } from "effect"
-import { architectures, textureUpsampling } from "../../models/nets.js"
+import { architectures, isVideoShape, textureUpsampling } from "../../models/nets.js"
 import { ConfigError } from "../errors.js"
 import { imageShapeOf, netSpecsOf } from "./shapes.js"
 import type { PipelineSpec } from "./spec.js"
@@ -31,16 +31,29 @@ const architectureProblem = (spec: PipelineSpec): string | undefined => {
       return `model.${net}Channels lists ${listed} width${listed === 1 ? "" : "s"} but model.arch "${name}" needs ${widths[net]}; list ${widths[net]} layer widths.`
   }
   const image = imageShapeOf(spec)
+  const video = isVideoShape(image)
+  if (video !== (arch.video === true))
+    return video
+      ? `data (source "${spec.data.source}") gives ${shape(image)} videos but model.arch "${name}" takes images; use model.arch "dynamicTexture" for videos.`
+      : `model.arch "${name}" takes videos but data (source "${spec.data.source}") gives ${shape(image)} images; use data.source "video" (an animated GIF, a folder of frames or a video file).`
+  const unfit = arch.unfit?.(image)
+  if (unfit !== undefined)
+    return `model.arch "${name}" cannot take data of ${shape(image)}: ${unfit}. Change data.frames / data.size.`
+  if (video && spec.backend === "wasm")
+    return 'backend "wasm" cannot run video nets: its 3-D convolution kernels give wrong results for strides above 1. Use backend "tensorflow" (native), "cpu" or "auto".'
   if (arch.fullyConvolutional) {
     const factor = textureUpsampling(spec.model)
     if (image[0] % factor !== 0)
-      return `data.size (${image[0]}) must be a multiple of ${factor} for model.arch "${name}" with ${spec.model.generatorChannels.length} generator widths (each of its ${spec.model.generatorChannels.length + 1} transposed convs doubles the side); use e.g. ${Math.max(1, Math.round(image[0] / factor)) * factor}.`
+      return `data.size (${image[0]}) must be a multiple of ${factor} for model.arch "${name}" with ${spec.model.generatorChannels.length} generator widths (each of its ${spec.model.generatorChannels.length + 1} upsampling layers doubles the side); use e.g. ${Math.max(1, Math.round(image[0] / factor)) * factor}.`
   }
   const nets = netSpecsOf(spec, image)
   const last = nets.generator.layers[nets.generator.layers.length - 1]
-  const made = last === undefined || last.kind !== "convTranspose" ? [] : [...last.outSize, last.filters]
+  const made =
+    last === undefined || (last.kind !== "convTranspose" && last.kind !== "convTranspose3d")
+      ? []
+      : [...last.outSize, last.filters]
   if (shape(made) !== shape(image) || shape(nets.descriptor.inputShape) !== shape(image))
-    return `model.arch "${name}" makes and reads ${shape(arch.imageShape)} images but data (source "${spec.data.source}") gives ${shape(image)}; choose the architecture that fits the data (mnist: 28x28x1, cifar32: 32x32, object64: 64x64, texture: any multiple of 32).`
+    return `model.arch "${name}" makes and reads ${shape(arch.imageShape)} images but data (source "${spec.data.source}") gives ${shape(image)}; choose the architecture that fits the data (mnist: 28x28x1, cifar32: 32x32, object64: 64x64, texture: any multiple of 32, dynamicTexture: videos).`
   return undefined
 }
 

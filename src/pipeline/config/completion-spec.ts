@@ -66,6 +66,16 @@ export const CompletionSpec = Schema.Struct({
       steps: field(NonNegativeInt, 50, "Langevin (or gradient) steps of z per chain"),
       stepSize: field(Positive, 0.1, "their step size"),
       noise: field(Schema.Boolean, true, "Langevin (true) or gradient descent (false)"),
+      anneal: field(
+        Schema.Boolean,
+        false,
+        "anneal the step size from stepSize to stepSize/10 along a cosine, the noise to 0 at the last step",
+      ),
+      average: field(
+        PositiveInt,
+        1,
+        "fill with the mean of g(z) over this many best-fitting restarts (1: the best one's g(z))",
+      ),
     },
     "inferring z from the visible pixels",
   ),
@@ -86,6 +96,11 @@ export const CompletionSpec = Schema.Struct({
     NonNegativeInt,
     0,
     "images per batch (the generator's batch norm uses batch statistics); 0: the run's training.chains",
+  ),
+  classAgreement: field(
+    Schema.Boolean,
+    true,
+    "28x28 grey images: score how often the MNIST classifier of `evaluate` labels a completion as it labels the original (trains and caches the classifier on first use)",
   ),
   show: field(PositiveInt, 10, "images shown in each triplets.png"),
   seed: field(NonNegativeInt, 0, "the seed of masks, order and inference"),

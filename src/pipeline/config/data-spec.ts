@@ -4,7 +4,7 @@
  * names a source gets that source's defaults (never another source's fields).
  */
 import { Effect, Schema } from "effect"
-import type { ImageShape } from "../../models/nets.js"
+import type { SampleShape } from "../../models/nets.js"
 import { field, NonNegativeInt, PositiveInt } from "../../stages/options.js"
 
 const Path = Schema.String.check(Schema.isNonEmpty())
@@ -58,7 +58,30 @@ export const TextureData = Schema.Struct({
   channels: field(Channels, 3, "1: grey, 3: RGB"),
 }).annotate({ description: "one exemplar texture image" })
 
-export const DataSources = [MnistData, FolderData, Cifar10Data, TextureData] as const
+/**
+ * One video clip (dynamic textures): its frames `start, start + every, …` — `frames` of them —
+ * resized to size x size and each min-max scaled to [-1, 1]; the clip is the one observed example.
+ */
+export const VideoData = Schema.Struct({
+  source: Schema.Literal("video"),
+  path: field(
+    Path,
+    "data/fire_pot.gif",
+    "an animated .gif/.webp, a folder of frame images (name order) or a video file (.avi/.mp4/.webm/.mov/.mkv)",
+  ),
+  frames: field(PositiveInt, 32, "frames of the clip (official: 64)"),
+  every: field(PositiveInt, 1, "take every k-th frame"),
+  start: field(NonNegativeInt, 0, "index of the first frame taken"),
+  size: field(PositiveInt, 64, "frames resized to size x size (official: 128)"),
+  channels: field(Channels, 3, "3: RGB, 1: grey"),
+  fit: field(
+    Schema.Literals(["cover", "fill"]),
+    "cover",
+    '"cover": shorter side, then centre crop | "fill": squash to the square (as the official code)',
+  ),
+}).annotate({ description: "one video clip: an animated GIF, a folder of frames or a video file" })
+
+export const DataSources = [MnistData, FolderData, Cifar10Data, TextureData, VideoData] as const
 
 const DataSources_ = Schema.Union(DataSources)
 
@@ -72,8 +95,8 @@ export const DataSpec = Schema.withDecodingDefaultKey<typeof DataSources_>(
 export type DataSpec = typeof DataSpec.Type
 export type DataSource = DataSpec["source"]
 
-/** Shape of one observed image: fixed by the source or set by its fields. */
-export const imageShapeOfData = (data: DataSpec): ImageShape => {
+/** Shape of one observed example, an image or a video: fixed by the source or set by its fields. */
+export const imageShapeOfData = (data: DataSpec): SampleShape => {
   switch (data.source) {
     case "mnist":
       return [28, 28, 1]
@@ -82,5 +105,7 @@ export const imageShapeOfData = (data: DataSpec): ImageShape => {
     case "folder":
     case "texture":
       return [data.size, data.size, data.channels]
+    case "video":
+      return [data.frames, data.size, data.size, data.channels]
   }
 }

@@ -117,7 +117,7 @@ export const decodeLayered = <S extends Schema.Top>(
           }
           if (i.message === "Missing key") return `  - ${formatPath(path)}: required, but not given`
           const got = valueAt(merged, path)
-          return `  - ${formatPath(path)}: ${i.message}${got === undefined ? "" : `, got ${JSON.stringify(got)}`}`
+          return `  - ${formatPath(path)}: ${i.message}${got === undefined ? "" : `, got ${typeof got === "number" ? String(got) : JSON.stringify(got)}`}`
         })
         const origin = overrides.length > 0 ? `${source} (with --set ${overrides.join(", ")})` : source
         return new ConfigError({

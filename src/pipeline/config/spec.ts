@@ -14,6 +14,7 @@ import type { ConfigError } from "../errors.js"
 import { DataSpec } from "./data-spec.js"
 import { EvaluationSpec } from "./evaluation-spec.js"
 import { decodeLayered } from "./layered-json.js"
+import { type RecoveryEntry, RecoverySection } from "./recovery-spec.js"
 
 const Probability = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMaximum: true }))
 /** Layer widths; how many depends on the architecture (checked by `checkArchitecture`). */
@@ -37,13 +38,27 @@ const stageChoice = <S extends keyof typeof stageNames>(slot: S, description: st
   field(Schema.Literals(stageNames[slot]), stageNames[slot][0] as (typeof stageNames)[S][number], description)
 
 export const PipelineSpec = Schema.Struct({
+  notes: field(
+    Schema.String,
+    "",
+    "free text for people: what the configuration is for, which knob to turn (not read by the pipeline)",
+  ),
   name: field(
     Schema.String.check(Schema.isNonEmpty()),
     "mnist",
     "run name; the run directory defaults to runs/<name>",
   ),
   seed: field(
-    NonNegativeInt,
+    // random keys are 32-bit (models/random.ts rootKey): a larger seed would alias a smaller one
+    Schema.Number.check(
+      Schema.makeFilter((n: number) => Number.isInteger(n), { expected: "a whole number" }, true),
+      Schema.isBetween(
+        { minimum: 0, maximum: 2 ** 32 - 1 },
+        {
+          expected: `a seed from 0 to ${2 ** 32 - 1} (random keys are 32-bit: a larger seed would repeat a smaller one)`,
+        },
+      ),
+    ),
     1,
     "every random draw derives from it: same seed, same backend → identical checkpoints",
   ),
@@ -54,7 +69,7 @@ export const PipelineSpec = Schema.Struct({
       arch: field(
         Schema.Literals(Object.keys(architectures) as Array<keyof typeof architectures>),
         "mnist",
-        '"mnist": the official 28x28 nets | "mnistConditional": class-conditional 28x28 | "object64": 64x64 objects/scenes | "cifar32": 32x32 CIFAR-10 | "texture": fully convolutional, any size',
+        '"mnist": the official 28x28 nets | "mnistConditional": class-conditional 28x28 | "object64": 64x64 objects/scenes | "cifar32": 32x32 CIFAR-10 | "texture": fully convolutional, any size | "textureOfficial": the texture nets of the official draft',
       ),
       descriptorChannels: field(
         Channels,
@@ -82,6 +97,16 @@ export const PipelineSpec = Schema.Struct({
   ),
   ...stageSections,
   generatorSigma: field(Positive, 0.3, "σ of the generator's noise ε (scales the teaching loss)"),
+  generatorAverage: section(
+    {
+      decay: field(
+        Probability,
+        0,
+        "β of θ̄ ← β_t·θ̄ + (1 − β_t)·θ after every step, β_t = min(β, (1 + t)/(10 + t)); 0: no average",
+      ),
+    },
+    "an exponential moving average of the generator's weights, kept in checkpoints; sample, evaluate, interpolate and complete use it by default",
+  ),
   optimizer: section(
     { descriptor: adam("descriptor", 0.007), generator: adam("generator", 0.0001) },
     "Adam for both nets",
@@ -108,6 +133,16 @@ export const PipelineSpec = Schema.Struct({
         3,
         "iter-NNNNNN checkpoints kept (the newest; final is always kept)",
       ),
+      report: field(
+        Schema.Boolean,
+        true,
+        "report.html: curves, sample grids and facts, rewritten while the run trains and at the end",
+      ),
+      tensorboard: field(
+        Schema.Boolean,
+        true,
+        "TensorBoard event files in tensorboard/: scalars every iteration, grids as images, the config",
+      ),
     },
     "what the run writes, and how often",
   ),
@@ -118,10 +153,29 @@ export const PipelineSpec = Schema.Struct({
     },
     "bounded buffers between the stages and the writer",
   ),
+  recovery: RecoverySection,
   evaluation: Schema.optionalKey(EvaluationSpec),
 })
 
 export type PipelineSpec = typeof PipelineSpec.Type
+
+/** `spec` after the recovery `entry`: the setting it lowered at its new value, the entry recorded. */
+export const afterRecovery = (spec: PipelineSpec, entry: RecoveryEntry): PipelineSpec => {
+  const recovery = { ...spec.recovery, recovered: [...spec.recovery.recovered, entry] }
+  switch (entry.field) {
+    case "langevin.stepSize":
+      return { ...spec, recovery, langevin: { ...spec.langevin, stepSize: entry.to } }
+    case "optimizer.descriptor.learningRate":
+    case "optimizer.generator.learningRate": {
+      const net = entry.field === "optimizer.descriptor.learningRate" ? "descriptor" : "generator"
+      return {
+        ...spec,
+        recovery,
+        optimizer: { ...spec.optimizer, [net]: { ...spec.optimizer[net], learningRate: entry.to } },
+      }
+    }
+  }
+}
 
 /** Every field at its default: the official MNIST configuration, 550 iterations. */
 export const specDefaults: PipelineSpec = Schema.decodeUnknownSync(PipelineSpec)({})

@@ -7,6 +7,7 @@ import { loadCifar10 } from "./cifar10.js"
 import { loadFolder } from "./folder.js"
 import { loadMnist } from "./mnist.js"
 import { loadTexture } from "./texture.js"
+import { loadVideo } from "./video.js"
 
 export interface LoadContext {
   readonly seed: number
@@ -14,6 +15,14 @@ export interface LoadContext {
   /** where to report files that were skipped (one paragraph per call) */
   readonly warn: (line: string) => void
 }
+
+/** One clip: the one observed example, [frames, size, size, channels]. */
+const loadVideoClip = (data: Extract<DataSpec, { source: "video" }>): Effect.Effect<Dataset, DataError> =>
+  loadVideo({ ...data, height: data.size, width: data.size }).pipe(
+    Effect.map(
+      (video): Dataset => ({ images: video.frames, labels: new Int32Array(1), count: 1, shape: video.shape }),
+    ),
+  )
 
 const bySource = (
   data: DataSpec,
@@ -28,6 +37,8 @@ const bySource = (
       return loadCifar10(data, c.seed)
     case "texture":
       return loadTexture(data, c.seed)
+    case "video":
+      return loadVideoClip(data)
   }
 }
 
@@ -41,7 +52,7 @@ export const loadDataset = (
         ? Effect.succeed(dataset)
         : Effect.fail(
             new DataError({
-              message: `data (source "${data.source}") gives ${dataset.count} image${dataset.count === 1 ? "" : "s"} but training.batchSize is ${c.batchSize}; lower training.batchSize to at most ${dataset.count} or add data.`,
+              message: `data (source "${data.source}") gives ${dataset.count} ${data.source === "video" ? "clip" : "image"}${dataset.count === 1 ? "" : "s"} but training.batchSize is ${c.batchSize}; lower training.batchSize to at most ${dataset.count} or add data.`,
             }),
           ),
     ),

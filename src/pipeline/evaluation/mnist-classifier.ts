@@ -33,8 +33,8 @@ const WEIGHTS = "weights.bin"
 /** `.cache/mnist-classifier` in the project (whatever the working directory), or `$COOPNETS_CLASSIFIER_DIR`. */
 export const defaultClassifierDir = (): string =>
   process.env.COOPNETS_CLASSIFIER_DIR ??
-  // this module is src/pipeline/*.ts or dist/pipeline/*.js: two levels below the project root
-  fileURLToPath(new URL("../../.cache/mnist-classifier", import.meta.url))
+  // this module is src/pipeline/evaluation/*.ts or dist/pipeline/evaluation/*.js: three levels below the project root
+  fileURLToPath(new URL("../../../.cache/mnist-classifier", import.meta.url))
 
 /** Where the classifier is cached and how it is (or was) trained. */
 export interface ClassifierSource {

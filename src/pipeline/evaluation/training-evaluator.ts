@@ -13,12 +13,17 @@ import type { PipelineSpec } from "../config/spec.js"
 import { defaultSampler, drawSamples } from "../nets/draw.js"
 import type { EvaluationLine } from "../run-dir/metrics.js"
 import { acquireClassifier, type ClassifierSource, defaultClassifierSource } from "./mnist-classifier.js"
-import { prepareMnistReference, sampleQuality } from "./sample-quality.js"
+import { prepareMnistReference, type SampleQuality, sampleQuality } from "./sample-quality.js"
 
 export interface TrainingEvaluator {
   readonly every: number
   /** The metrics line of iteration `iteration`: `{ iteration, evaluation: {...} }`. */
-  readonly evaluate: (models: ModelsShape, iteration: number) => EvaluationLine
+  readonly evaluate: (models: ModelsShape, iteration: number) => TrainingEvaluationLine
+}
+
+/** metrics.jsonl's evaluation line as the training loop writes it. */
+export interface TrainingEvaluationLine extends EvaluationLine {
+  readonly evaluation: SampleQuality & { readonly langevin: number; readonly ms: number }
 }
 
 /**

@@ -1,11 +1,13 @@
 /** Builds the nets and optimisers a spec names, as a scoped service that disposes them on release. */
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Layer } from "effect"
+import { setLearningRate } from "../../models/adam-state.js"
 import { initParams } from "../../models/layers.js"
 import { foldIn, rootKey } from "../../models/random.js"
 import { Models, type ModelsShape } from "../../stages/models.js"
 import { netSpecsOf } from "../config/shapes.js"
 import type { PipelineSpec } from "../config/spec.js"
+import { startAverage } from "./generator-average.js"
 
 const adam = (o: PipelineSpec["optimizer"]["descriptor"]): tf.Optimizer =>
   tf.train.adam(o.learningRate, o.beta1, o.beta2, o.epsilon)
@@ -13,7 +15,7 @@ const adam = (o: PipelineSpec["optimizer"]["descriptor"]): tf.Optimizer =>
 export const buildModels = (spec: PipelineSpec): ModelsShape => {
   const key = foldIn(rootKey(spec.seed), "init")
   const { descriptor: descriptorSpec, generator: generatorSpec } = netSpecsOf(spec)
-  return {
+  const models: ModelsShape = {
     descriptor: {
       spec: descriptorSpec,
       params: initParams(descriptorSpec, foldIn(key, "descriptor"), "descriptor"),
@@ -26,6 +28,14 @@ export const buildModels = (spec: PipelineSpec): ModelsShape => {
     generatorOptimizer: adam(spec.optimizer.generator),
     state: new Map(),
   }
+  startAverage(spec, models)
+  return models
+}
+
+/** Sets both optimisers' learning rates to the spec's (a recovery from divergence lowers one). */
+export const setLearningRates = (m: ModelsShape, spec: PipelineSpec): void => {
+  setLearningRate(m.descriptorOptimizer, spec.optimizer.descriptor.learningRate)
+  setLearningRate(m.generatorOptimizer, spec.optimizer.generator.learningRate)
 }
 
 export const disposeModels = (m: ModelsShape): void => {

@@ -18,7 +18,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { generate, langevinRevise, withLabels } from "../../models/coopnets.js"
 import { oneHot } from "../../models/labels.js"
-import { architectures, CLASSES, type ImageShape, textureUpsampling } from "../../models/nets.js"
+import { architectures, CLASSES, type SampleShape, textureUpsampling } from "../../models/nets.js"
 import { foldIn, normalTensor, rootKey } from "../../models/random.js"
 import { Models, type ModelsShape } from "../../stages/models.js"
 import { type Drafted, type Observed, type Revised, release } from "../../stages/records.js"
@@ -52,14 +52,13 @@ export const drawSamples = (
   count: number,
   langevinSteps: number,
   seed: number,
-  image: ImageShape = imageShapeOf(spec),
+  image: SampleShape = imageShapeOf(spec),
   /** conditional nets: the class of every sample; default sample i is of class i mod 10 */
   label?: number,
   sampler: Sampler = "generator",
 ): Float32Array => {
   if (sampler === "chains") return drawFromChains(models, spec, count, langevinSteps, seed, label)
-  const [h, w, c] = image
-  const size = h * w * c
+  const size = image.reduce((a: number, b: number) => a * b, 1)
   // Fully convolutional nets reuse the trained weights at another image size.
   const nets = netSpecsOf(spec, image)
   const generator = { spec: nets.generator, params: models.generator.params }
@@ -87,17 +86,52 @@ export const drawSamples = (
   return out
 }
 
-/** The image shape to sample: the training one, or `size` x `size` for a fully convolutional net. */
+/**
+ * Draws `count` samples as the chains of the descriptor alone start
+ * (stages.chains "noise", "persistent", "uniform"): N(0, s²) noise, s =
+ * langevin.refSigma, revised by `langevinSteps` descriptor Langevin steps, in
+ * batches of the training chain count. No generator is used.
+ */
+export const drawFromNoise = (
+  models: ModelsShape,
+  spec: PipelineSpec,
+  count: number,
+  langevinSteps: number,
+  seed: number,
+  image: SampleShape = imageShapeOf(spec),
+): Float32Array => {
+  const size = image[0] * image[1] * image[2]
+  const descriptor = { spec: netSpecsOf(spec, image).descriptor, params: models.descriptor.params }
+  const out = new Float32Array(count * size)
+  const key = foldIn(rootKey(seed), "sample-noise")
+  for (let first = 0, b = 0; first < count; first += spec.training.chains, b++) {
+    const m = Math.min(spec.training.chains, count - first)
+    const values = tf.tidy(() => {
+      const x = normalTensor(foldIn(key, "start", b), [m, ...image], spec.langevin.refSigma) as tf.Tensor4D
+      const { revised } = langevinRevise(
+        descriptor,
+        x,
+        { ...spec.langevin, steps: langevinSteps },
+        foldIn(key, "revise", b),
+      )
+      return revised.dataSync() as Float32Array
+    })
+    out.set(values, first * size)
+  }
+  return out
+}
+
+/** The shape to sample: the training one, or `size` x `size` for a fully convolutional net. */
 export const sampleShape = (
   spec: PipelineSpec,
   size: number | undefined,
-): Effect.Effect<ImageShape, UsageError> => {
+): Effect.Effect<SampleShape, UsageError> => {
   const image = imageShapeOf(spec)
-  if (size === undefined || size === image[0]) return Effect.succeed(image)
-  if (!architectures[spec.model.arch].fullyConvolutional)
+  if (size === undefined || (image.length === 3 && size === image[0])) return Effect.succeed(image)
+  if (!architectures[spec.model.arch].fullyConvolutional || image.length !== 3)
     return Effect.fail(
       new UsageError({
-        message: `--size needs a fully convolutional net (model.arch "texture"); this checkpoint's "${spec.model.arch}" nets make ${image[0]}x${image[1]} images only.`,
+        message: `--size needs a fully convolutional net (model.arch "texture"); this checkpoint's "${spec.model.arch}" nets make ${image.slice(0, -1).join("x")} ${image.length === 4 ? "videos" : "images"} only.`,
       }),
     )
   const factor = textureUpsampling(spec.model)
@@ -105,7 +139,7 @@ export const sampleShape = (
     ? Effect.succeed([size, size, image[2]] as const)
     : Effect.fail(
         new UsageError({
-          message: `--size must be a multiple of ${factor} for this texture generator (each of its ${spec.model.generatorChannels.length + 1} transposed convs doubles the side), got ${size}.`,
+          message: `--size must be a multiple of ${factor} for this texture generator (each of its ${spec.model.generatorChannels.length + 1} upsampling layers doubles the side), got ${size}.`,
         }),
       )
 }

@@ -11,6 +11,7 @@ import { CheckpointError } from "../errors.js"
 import { type LoadedCheckpoint, readCheckpoint, restoreModels } from "../run-dir/checkpoint.js"
 import { claimOutputDir } from "../run-dir/layout.js"
 import { buildModels, disposeModels } from "./build.js"
+import { type GeneratorWeights, useGeneratorWeights } from "./generator-average.js"
 
 export interface TrainedRun {
   readonly checkpoint: LoadedCheckpoint
@@ -42,19 +43,28 @@ export const openTrainedRun = (location: string, outDir: string | undefined, for
     return run
   })
 
-/** Selects the backend, builds the run's nets with the checkpoint's weights, runs `use`, disposes the nets. */
+/**
+ * Selects the backend, builds the run's nets with the checkpoint's weights, runs `use`, disposes the nets.
+ * The generator has the moving average of its weights when the run kept one, unless `weights` is "last";
+ * `use` is told which it got.
+ */
 export const withTrainedModels = <A>(
   run: TrainedRun,
   backend: typeof BackendChoice.Type | undefined,
   quiet: boolean | undefined,
-  use: (models: ModelsShape) => A,
+  use: (models: ModelsShape, weights: GeneratorWeights) => A,
+  weights: GeneratorWeights = "average",
 ) =>
   useBackend(backend ?? run.spec.backend, quiet ? () => {} : undefined).pipe(
     Effect.andThen(
       Effect.acquireUseRelease(
         Effect.sync(() => buildModels(run.spec)),
         (models) =>
-          restoreModels(run.checkpoint, models, false).pipe(Effect.andThen(Effect.sync(() => use(models)))),
+          restoreModels(run.checkpoint, models, false).pipe(
+            Effect.andThen(
+              Effect.sync(() => use(models, useGeneratorWeights(run.checkpoint, models, weights))),
+            ),
+          ),
         (models) => Effect.sync(() => disposeModels(models)),
       ),
     ),

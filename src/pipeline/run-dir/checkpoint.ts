@@ -14,11 +14,10 @@ import { snapshot, unpack, type WeightSpec } from "../../models/checkpoint.js"
 import type { ModelsShape } from "../../stages/models.js"
 import type { PipelineSpec } from "../config/spec.js"
 import { CheckpointError } from "../errors.js"
+import { MANIFEST_FILE, WEIGHTS_FILE } from "./layout.js"
 import { directoryJob, type WriteJob } from "./writer.js"
 
 export const CHECKPOINT_FORMAT = "coopnets-checkpoint/1"
-export const MANIFEST_FILE = "checkpoint.json"
-export const WEIGHTS_FILE = "weights.bin"
 
 export interface CheckpointManifest {
   readonly format: typeof CHECKPOINT_FORMAT
@@ -130,7 +129,7 @@ export const readCheckpoint = (
  * (resuming), its extra state and the exact Adam state too.
  */
 export const restoreModels = (
-  checkpoint: LoadedCheckpoint,
+  checkpoint: Pick<LoadedCheckpoint, "dir" | "values">,
   models: ModelsShape,
   withOptimizers: boolean,
 ): Effect.Effect<void, CheckpointError> =>

@@ -13,12 +13,7 @@
 
 import type { Schema } from "effect"
 import { Effect, FileSystem, Path } from "effect"
-import {
-  type EvaluationLine,
-  type IterationLine,
-  isEvaluationLine,
-  parseMetrics,
-} from "../run-dir/metrics.js"
+import { type EvaluationLine, parseMetrics } from "../run-dir/metrics.js"
 import type { SweepLayout } from "./layout.js"
 import type { Plan } from "./plan.js"
 import { readRunState, type Status } from "./run-state.js"
@@ -107,11 +102,8 @@ export const spread = (values: ReadonlyArray<number | null | undefined>): Spread
 
 /** Splits metrics.jsonl into its iteration lines and its evaluation lines (a torn line is skipped). */
 export const splitMetrics = (text: string) => {
-  const lines = parseMetrics(text)
-  return {
-    training: lines.filter((l): l is IterationLine => !isEvaluationLine(l)),
-    evaluations: lines.filter(isEvaluationLine),
-  }
+  const { metrics } = parseMetrics(text)
+  return { training: metrics.iterations, evaluations: metrics.evaluations }
 }
 
 const num = (v: unknown): number => (typeof v === "number" ? v : Number.NaN)

@@ -13,8 +13,7 @@
  */
 import { hostname } from "node:os"
 import { Effect, FileSystem, Path } from "effect"
-import { MANIFEST_FILE } from "../run-dir/checkpoint.js"
-import { numberedCheckpoints, runFiles } from "../run-dir/layout.js"
+import { MANIFEST_FILE, numberedCheckpoints, runFiles } from "../run-dir/layout.js"
 import { parseMetrics } from "../run-dir/metrics.js"
 import { writeAtomic } from "../run-dir/writer.js"
 import type { SweepLayout } from "./layout.js"
@@ -91,7 +90,7 @@ export const evaluated = (runDir: string) =>
 
 /** Iterations reported in a metrics.jsonl text (a torn last line is ignored). */
 export const reportedIterations = (text: string): number =>
-  parseMetrics(text).reduce((most, line) => Math.max(most, line.iteration), 0)
+  parseMetrics(text).metrics.iterations.reduce((most, line) => Math.max(most, line.iteration), 0)
 
 export const readAttempt = (layout: SweepLayout, id: string) =>
   Effect.gen(function* () {

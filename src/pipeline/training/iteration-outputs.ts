@@ -11,13 +11,16 @@ import type { Taught } from "../../stages/records.js"
 import type { PipelineSpec } from "../config/spec.js"
 import type { OutputError } from "../errors.js"
 import type { TrainingEvaluator } from "../evaluation/training-evaluator.js"
+import type { TrainingView } from "../report/training-view.js"
 import { captureState, checkpointJob } from "../run-dir/checkpoint.js"
 import { encodePng, tile } from "../run-dir/image-files.js"
 import { checkpointName, type RunFiles } from "../run-dir/layout.js"
 import { type IterationLine, metricsJob } from "../run-dir/metrics.js"
 import { pruneJob } from "../run-dir/resume.js"
-import { fileJob, type WriterShape } from "../run-dir/writer.js"
+import { encodeGif, type Videos, videoGrid } from "../run-dir/video-files.js"
+import type { WriteJob, WriterShape } from "../run-dir/writer.js"
 import type { Progress } from "./progress.js"
+import { type Snapshots, snapshotDue } from "./recovery.js"
 
 /** An iteration whose stages have all run, with its wall time (from the end of the previous one). */
 export interface Finished {
@@ -54,28 +57,38 @@ export interface Stopwatch {
   readonly exclude: (ms: number) => Effect.Effect<void>
 }
 
-export const makeStopwatch: Effect.Effect<Stopwatch> = Effect.map(Ref.make(performance.now()), (last) => ({
-  lap: Effect.flatMap(
-    Effect.sync(() => performance.now()),
-    (now) => Ref.modify(last, (before) => [now - before, now] as const),
-  ),
-  exclude: (ms) => Ref.update(last, (t) => t + ms),
-}))
+// suspended: the clock starts when the run does, not when this module is loaded
+export const makeStopwatch: Effect.Effect<Stopwatch> = Effect.suspend(() =>
+  Effect.map(Ref.make(performance.now()), (last) => ({
+    lap: Effect.flatMap(
+      Effect.sync(() => performance.now()),
+      (now) => Ref.modify(last, (before) => [now - before, now] as const),
+    ),
+    exclude: (ms) => Ref.update(last, (t) => t + ms),
+  })),
+)
 
 export interface OutputContext {
   readonly spec: PipelineSpec
   readonly files: RunFiles
   readonly writer: WriterShape
   readonly models: ModelsShape
+  /** the TensorBoard log, report.html and the terminal (../report/training-view.ts) */
+  readonly view: TrainingView
 }
+
+const submitAll = (c: OutputContext, jobs: ReadonlyArray<WriteJob>): Effect.Effect<void, OutputError> =>
+  Effect.forEach(jobs, (job) => c.writer.submit(job), { discard: true })
 
 const done = (f: Finished): number => f.record.iteration + 1
 
-/** metrics.jsonl: one line per iteration. */
+/** metrics.jsonl: one line per iteration; the same figures as TensorBoard scalars. */
 export const writeMetrics =
   (c: OutputContext) =>
-  (f: Finished): Effect.Effect<void, OutputError> =>
-    c.writer.submit(metricsJob(c.files.metrics, iterationLine(f)))
+  (f: Finished): Effect.Effect<void, OutputError> => {
+    const line = iterationLine(f)
+    return submitAll(c, [metricsJob(c.files.metrics, line), ...c.view.scalarJobs(line)])
+  }
 
 /** Every `evaluation.every` iterations: the sample quality of the current nets, one more metrics line. */
 export const evaluateEvery =
@@ -87,10 +100,35 @@ export const evaluateEvery =
           // reads the weights, draws with its own keys: the training is untouched
           const line = evaluator.evaluate(c.models, done(f))
           yield* stopwatch.exclude(line.evaluation.ms)
-          yield* c.writer.submit(metricsJob(c.files.metrics, line))
+          yield* submitAll(c, [metricsJob(c.files.metrics, line), ...c.view.scalarJobs(line)])
         })
 
-/** Every `output.sampleEvery` iterations and at the last: PNG grids of the drafts and the revised samples. */
+/** A PNG grid of images; for videos an animated GIF with the first observed clip on the left. */
+const gridJob = (c: OutputContext, f: Finished, kind: string, tensor: tf.Tensor): WriteJob => {
+  const values = tensor.dataSync() as Float32Array
+  const [count, ...image] = tensor.shape as [number, ...Array<number>]
+  if (image.length === 4) {
+    const shape = tensor.shape as [number, number, number, number, number]
+    const observed = f.record.images
+    const clip = observed.shape.slice(1).reduce((a, b) => a * b, 1)
+    const lead: Videos = {
+      values: (observed.dataSync() as Float32Array).slice(0, clip),
+      shape: [1, ...(shape.slice(1) as [number, number, number, number])],
+    }
+    return c.view.gridJob(c.files.grid(kind, done(f), "gif"), kind, done(f), () =>
+      encodeGif(videoGrid({ values, shape }, { lead, columns: Math.min(count, 4) })),
+    )
+  }
+  return c.view.gridJob(c.files.grid(kind, done(f)), kind, done(f), () =>
+    encodePng(tile(values, count, image as [number, number, number])),
+  )
+}
+
+/**
+ * Every `output.sampleEvery` iterations and at the last: grids of the drafts and the revised
+ * samples (PNG; animated GIF beside the observed clip for videos; also TensorBoard images),
+ * then a rebuild of report.html with them.
+ */
 export const writeGrids =
   (c: OutputContext) =>
   (f: Finished): Effect.Effect<void, OutputError> =>
@@ -101,22 +139,14 @@ export const writeGrids =
             ["drafts", f.record.drafts],
             ["revised", f.record.revised],
           ] as const,
-          ([kind, tensor]) => {
-            const values = tensor.dataSync() as Float32Array
-            const [count, ...image] = tensor.shape
-            return c.writer.submit(
-              fileJob(c.files.grid(kind, done(f)), () =>
-                encodePng(tile(values, count, image as [number, number, number])),
-              ),
-            )
-          },
+          ([kind, tensor]) => c.writer.submit(gridJob(c, f, kind, tensor)),
           { discard: true },
-        )
+        ).pipe(Effect.andThen(submitAll(c, c.view.refreshJob)))
 
 /** The newest checkpoint written, for the divergence message. */
 export type LastCheckpoint = Ref.Ref<{ readonly dir: string; readonly iteration: number } | undefined>
 
-/** Writes `checkpoints/<name>` with everything trained so far, then prunes the oldest `iter-` ones. */
+/** Writes `checkpoints/<name>` with everything trained so far, then prunes the `iter-` ones it supersedes. */
 export const writeCheckpoint = (
   c: OutputContext,
   name: string,
@@ -127,7 +157,9 @@ export const writeCheckpoint = (
     const state = yield* captureState(c.models)
     yield* c.writer.submit(checkpointJob(c.files.checkpoint(name), c.spec, iteration, state))
     yield* Ref.set(last, { dir: c.files.checkpoint(name), iteration })
-    if (name !== "final") yield* c.writer.submit(pruneJob(c.files.checkpoints, c.spec.output.keepCheckpoints))
+    yield* c.writer.submit(
+      pruneJob(c.files.checkpoints, c.spec.output.keepCheckpoints, c.spec.output.checkpointEvery),
+    )
   })
 
 /** Every `output.checkpointEvery` iterations (but the last, which writes `final`): a checkpoint. */
@@ -139,6 +171,12 @@ export const checkpointEvery =
       ? writeCheckpoint(c, checkpointName(done(f)), done(f), last)
       : Effect.void
   }
+
+/** With recovery on: an in-memory copy of the trained state every `recovery.snapshotEvery` iterations and at checkpoints. */
+export const keepSnapshot =
+  (spec: PipelineSpec, snapshots: Snapshots) =>
+  (f: Finished): Effect.Effect<void, never, Models> =>
+    spec.recovery.retries > 0 && snapshotDue(spec, done(f)) ? snapshots.take(done(f)) : Effect.void
 
 /** The progress line (every `output.logEvery` iterations). */
 export const showProgress =

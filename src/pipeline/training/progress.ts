@@ -1,11 +1,18 @@
 /** One progress line per `logEvery` iterations on stderr: where the run is, how fast, the last losses. */
 import type { Taught } from "../../stages/records.js"
 
-const duration = (ms: number): string => {
-  const s = Math.round(ms / 1000)
+/** A span of time as people read it: 42s, 3m07s, 5h02m, 12d04h; beyond a year, in years. */
+export const duration = (ms: number): string => {
+  if (!Number.isFinite(ms)) return "unknown"
+  const s = Math.round(Math.max(0, ms) / 1000)
+  const pad = (n: number) => String(n).padStart(2, "0")
   if (s < 60) return `${s}s`
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`
+  if (s < 3600) return `${Math.floor(s / 60)}m${pad(s % 60)}s`
+  if (s < 86400) return `${Math.floor(s / 3600)}h${pad(Math.floor((s % 3600) / 60))}m`
+  const days = Math.floor(s / 86400)
+  if (days < 365) return `${days}d${pad(Math.floor((s % 86400) / 3600))}h`
+  const years = s / (365.25 * 86400)
+  return years < 1000 ? `${years.toFixed(1)} years` : `${years.toExponential(1)} years`
 }
 
 const num = (v: number): string =>
