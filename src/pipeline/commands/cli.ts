@@ -18,6 +18,7 @@ import { formatCommand, helpText } from "./help.js"
 import { type InterpolateInvocation, interpolateCommand, interpolateRun } from "./interpolate.js"
 import { type ReportInvocation, report, reportCommand } from "./report.js"
 import { type SampleInvocation, sample, sampleCommand } from "./sample.js"
+import { runSweep, type SweepInvocation, sweepCommand } from "./sweep.js"
 import { runResume, runTraining, type TrainInvocation, trainCommand, trainRoot } from "./train.js"
 
 const subcommands = [
@@ -27,6 +28,7 @@ const subcommands = [
   compareCommand,
   completeCommand,
   evaluateCommand,
+  sweepCommand,
   reportCommand,
 ] as const
 
@@ -42,6 +44,7 @@ export type Invocation =
   | CompareInvocation
   | CompleteInvocation
   | EvaluateInvocation
+  | SweepInvocation
   | ReportInvocation
   | { readonly kind: "version" }
 
@@ -69,8 +72,16 @@ const messageOf = (error: CliError.CliError, hint: string | undefined): string =
   }
 }
 
-const commandAt = (path: ReadonlyArray<string>): Command.Command.Any =>
-  subcommands.find((c) => c.name === path[1]) ?? cli
+/** The command a path names (["node dist/run.js", "sweep", "status"]), or the deepest one it reaches. */
+const commandAt = (path: ReadonlyArray<string>): Command.Command.Any => {
+  let command: Command.Command.Any = cli
+  for (const name of path.slice(1)) {
+    const next = command.subcommands.flatMap((g) => g.commands).find((c) => c.name === name)
+    if (next === undefined) break
+    command = next
+  }
+  return command
+}
 
 const usageError = (error: CliError.CliError): UsageError => {
   const path = error._tag === "ShowHelp" ? error.commandPath : []
@@ -142,7 +153,12 @@ export const help = (path: ReadonlyArray<string>) =>
       return doc === undefined ? "" : `${formatCommand(doc)}\n`
     }
     const root = yield* helpDocOf([])
-    const commands = yield* Effect.forEach(subcommands, (c) => helpDocOf([c.name]))
+    // each command, then its own subcommands (sweep status, sweep collect)
+    const paths = subcommands.flatMap((c) => [
+      [c.name],
+      ...c.subcommands.flatMap((g) => g.commands.map((sub) => [c.name, sub.name])),
+    ])
+    const commands = yield* Effect.forEach(paths, (p) => helpDocOf(p))
     return helpText(
       root as HelpDoc.HelpDoc,
       commands.filter((d): d is HelpDoc.HelpDoc => d !== undefined),
@@ -201,5 +217,9 @@ export const runInvocation = (invocation: Invocation) =>
         const result = yield* sample(invocation)
         return yield* written(result, `${result.count} samples [${result.shape}]`)
       }
+      case "sweep":
+      case "sweep-status":
+      case "sweep-collect":
+        return yield* runSweep(invocation)
     }
   })

@@ -51,7 +51,14 @@ import {
   textureMarkdown,
   textureQuality,
 } from "../evaluation/texture-quality.js"
-import { drawFromNoise, drawSamples, sampleShape } from "../nets/draw.js"
+import {
+  defaultSampler,
+  drawFromNoise,
+  drawSamples,
+  type Sampler,
+  samplerDescription,
+  sampleShape,
+} from "../nets/draw.js"
 import type { GeneratorWeights } from "../nets/generator-average.js"
 import { openTrainedRun, type TrainedRun, withTrainedModels } from "../nets/trained.js"
 import { claimOutputDir } from "../run-dir/layout.js"
@@ -76,6 +83,11 @@ export interface EvaluateOptions {
   readonly langevinSteps: number | undefined
   /** checkpoints only: the sampling seed (default 0) */
   readonly seed: number | undefined
+  /**
+   * checkpoints only: "generator" draws g(z), "chains" as the run's own chains and revise stages did
+   * in training (nets/draw.ts), then `langevinSteps` descriptor steps; default: the run's (`defaultSampler`)
+   */
+  readonly sampler?: Sampler | undefined
   /** checkpoints only: the generator's moving average when the run kept one (default), or its last weights */
   readonly weights?: GeneratorWeights | undefined
   readonly outDir: string | undefined
@@ -132,6 +144,12 @@ export const evaluateCommand = Command.make(
       "checkpoints: descriptor Langevin steps after the generator (default: the run's langevin.steps, as sample)",
     ).pipe(Flag.optional),
     seed: intFlag("seed", 0, "checkpoints: the sampling seed").pipe(Flag.optional),
+    sampler: choiceFlag(
+      "sampler",
+      ["generator", "chains"],
+      'checkpoints: "generator": g(z); "chains": as the run\'s own chains and revise stages made its samples in training (noise + Langevin for the descriptor alone, g(z) for the generator alone, …); then --langevin steps. Default: "generator" for runs whose generator was taught, else "chains"',
+      (raw) => `--sampler must be "generator" or "chains", got "${raw}".`,
+    ).pipe(Flag.optional),
     weights: weightsFlag.pipe(Flag.optional),
     features: Flag.String("features").pipe(
       Flag.withDescription(
@@ -183,6 +201,7 @@ export const evaluateCommand = Command.make(
     count: given(a.n),
     langevinSteps: given(a.langevin),
     seed: given(a.seed),
+    sampler: given(a.sampler),
     weights: given(a.weights),
     outDir: given(a.out),
     force: a.force,
@@ -214,6 +233,8 @@ export interface EvaluationReport {
     readonly iteration?: number
     readonly langevinSteps?: number
     readonly seed?: number
+    /** how the samples were drawn (`--sampler`) */
+    readonly sampler?: Sampler
     /** which generator weights the samples were drawn with */
     readonly generatorWeights?: GeneratorWeights
   }
@@ -310,7 +331,9 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
       // Texture runs: fewer, larger samples (twice the training crops), revised as in training;
       // the descriptor alone's chains start from noise as they did in training.
       const count = o.count ?? (texture ? DEFAULT_TEXTURE_SAMPLES : DEFAULT_EVALUATION_SAMPLES)
-      const langevinSteps = o.langevinSteps ?? spec.langevin.steps
+      const sampler = o.sampler ?? defaultSampler(spec)
+      // the chains sampler revises as training did: further steps only when asked
+      const langevinSteps = o.langevinSteps ?? (sampler === "chains" && !texture ? 0 : spec.langevin.steps)
       const seed = o.seed ?? 0
       const shape = texture
         ? yield* sampleShape(spec, o.size ?? 2 * imageShapeOf(spec)[0])
@@ -318,9 +341,10 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
       if (isVideoShape(shape))
         return yield* new DataError({ message: `${o.location} holds video nets; they are evaluated apart.` })
       yield* checkApplicable(shape, o, "samples", exemplar)
-      const fromNoise = spec.stages.chains !== "generator" && spec.stages.chains !== "conditional"
+      // texture runs sampled as chains: from noise at the sampling size (the descriptor alone, as the 2016 model)
+      const fromNoise = texture && sampler === "chains"
       log(
-        `Sampling ${count} ${shapeName(shape)} images from ${run.checkpoint.dir} (${fromNoise ? "chains from noise, " : ""}langevin ${langevinSteps}, seed ${seed}) ...`,
+        `Sampling ${count} ${shapeName(shape)} images from ${run.checkpoint.dir}: ${fromNoise ? "chains from noise" : samplerDescription(spec, sampler)}, then langevin ${langevinSteps} (seed ${seed}) ...`,
       )
       const { images, weights } = yield* withTrainedModels(
         run,
@@ -329,9 +353,9 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
         (models, weights) => ({
           // pixels outside [-1, 1] (Langevin steps can overshoot) are clipped, as `sample` writes them and as
           // an image set is read: every source is scored on the same pixel range
-          images: (fromNoise && texture
+          images: (fromNoise
             ? drawFromNoise(models, spec, count, langevinSteps, seed, shape)
-            : drawSamples(models, spec, count, langevinSteps, seed, shape)
+            : drawSamples(models, spec, count, langevinSteps, seed, shape, undefined, sampler)
           ).map((v) => Math.min(1, Math.max(-1, v))),
           weights,
         }),
@@ -347,6 +371,7 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
           iteration: run.checkpoint.manifest.iteration,
           langevinSteps,
           seed,
+          sampler,
           generatorWeights: weights,
         },
         outDir: run.outDir,
@@ -358,10 +383,11 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
       o.langevinSteps !== undefined ||
       o.seed !== undefined ||
       o.size !== undefined ||
-      o.weights !== undefined
+      o.weights !== undefined ||
+      o.sampler !== undefined
     )
       return yield* new UsageError({
-        message: `--langevin, --seed, --size and --weights apply to sampling from a checkpoint; ${o.location} is a set of images.`,
+        message: `--langevin, --seed, --size, --weights and --sampler apply to sampling from a checkpoint; ${o.location} is a set of images.`,
       })
     if (o.scale !== undefined && o.exemplar === undefined)
       return yield* new UsageError({
@@ -391,9 +417,14 @@ const imagesToEvaluate = (o: EvaluateOptions, log: (line: string) => void) =>
 /** `mnist:test`: the held-out digits (all, or N of them in a seeded order). */
 const heldOutDigits = (o: EvaluateOptions, log: (line: string) => void) =>
   Effect.gen(function* () {
-    if (o.langevinSteps !== undefined || o.seed !== undefined || o.weights !== undefined)
+    if (
+      o.langevinSteps !== undefined ||
+      o.seed !== undefined ||
+      o.weights !== undefined ||
+      o.sampler !== undefined
+    )
       return yield* new UsageError({
-        message: `--langevin, --seed and --weights apply to sampling from a checkpoint; ${MNIST_TEST_LOCATION} is a set of images.`,
+        message: `--langevin, --seed, --weights and --sampler apply to sampling from a checkpoint; ${MNIST_TEST_LOCATION} is a set of images.`,
       })
     if (o.count !== undefined && o.count > MNIST_HELD_OUT)
       return yield* new UsageError({

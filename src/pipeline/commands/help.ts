@@ -8,6 +8,7 @@ import { Option, SchemaAST } from "effect"
 import type { HelpDoc } from "effect/cli"
 import { type FieldDoc, fieldDocs } from "../config/schema-fields.js"
 import { PipelineSpec, stageChoices } from "../config/spec.js"
+import { sweepFieldsHelp } from "./sweep.js"
 
 const WIDTH = 100
 
@@ -85,5 +86,7 @@ export const helpText = (root: HelpDoc.HelpDoc, commands: ReadonlyArray<HelpDoc.
     ...commands.map(formatCommand),
     "",
     fieldsHelp(),
+    "",
+    sweepFieldsHelp(),
     "",
   ].join("\n")

@@ -10,10 +10,11 @@
 import { Effect, Path } from "effect"
 import { Command, Flag } from "effect/cli"
 import { CLASSES, isVideoShape, type VideoShape } from "../../models/nets.js"
+import { imageShapeOf } from "../config/shapes.js"
 import type { BackendChoice, PipelineSpec } from "../config/spec.js"
 import { observedClip } from "../data/video.js"
 import { UsageError } from "../errors.js"
-import { drawSamples, sampleShape } from "../nets/draw.js"
+import { defaultSampler, drawSamples, type Sampler, sampleShape } from "../nets/draw.js"
 import type { GeneratorWeights } from "../nets/generator-average.js"
 import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
 import { encodeNpy, encodePng, tile } from "../run-dir/image-files.js"
@@ -28,6 +29,7 @@ import {
 import * as WriterLayer from "../run-dir/writer.js"
 import { fileJob, Writer } from "../run-dir/writer.js"
 import {
+  choiceFlag,
   forceFlag,
   given,
   intFlag,
@@ -53,6 +55,8 @@ export interface SampleOptions {
   readonly size?: number | undefined
   /** class-conditional nets: the class of every sample (default: cycle through the classes) */
   readonly label?: number | undefined
+  /** "generator" or "chains" (nets/draw.ts); default: the run's (`defaultSampler`) */
+  readonly sampler?: Sampler | undefined
   /** the generator's moving average when the run kept one (default), or its last weights */
   readonly weights?: GeneratorWeights | undefined
   /** video nets: MP4s too (H.264, through the ffmpeg of @ffmpeg-installer/ffmpeg) */
@@ -80,6 +84,12 @@ export const sampleCommand = Command.make(
       0,
       "class-conditional nets: every sample of digit K (default: the classes 0, 1, …, 9 in turn)",
     ).pipe(Flag.optional),
+    sampler: choiceFlag(
+      "sampler",
+      ["generator", "chains"],
+      '"generator": g(z); "chains": as the run\'s own chains and revise stages made its samples in training; then --langevin steps. Default: "generator" for runs whose generator was taught, else "chains"',
+      (raw) => `--sampler must be "generator" or "chains", got "${raw}".`,
+    ).pipe(Flag.optional),
     weights: weightsFlag.pipe(Flag.withDefault("average" as const)),
     mp4: Flag.Boolean("mp4").pipe(
       Flag.withDescription("video nets: also write mp4/NNNNNN.mp4 and grid.mp4 (H.264)"),
@@ -96,6 +106,7 @@ export const sampleCommand = Command.make(
     seed: a.seed,
     size: given(a.size),
     label: given(a.class),
+    sampler: given(a.sampler),
     weights: a.weights,
     outDir: given(a.out),
     force: a.force,
@@ -103,7 +114,7 @@ export const sampleCommand = Command.make(
   })),
 ).pipe(
   Command.withDescription(
-    "Draw N samples from the generator (its moving average when the run kept one), then K descriptor Langevin steps (--langevin K; default the run's langevin.steps). Writes png/NNNNNN.png, grid.png and samples.npy (N×H×W[×C] float32 in [0, 1]); video nets write gif/NNNNNN.gif, grid.gif (beside the observed clip), samples.npy (N×T×H×W×C) and, with --mp4, MP4s.",
+    "Draw N samples from the generator (its moving average when the run kept one; or, with --sampler chains, as the run's own chains and revise stages made them in training: the default for runs whose generator was never taught), then K descriptor Langevin steps (--langevin K; default the run's langevin.steps after the generator, none after the chains). Writes png/NNNNNN.png, grid.png and samples.npy (N×H×W[×C] float32 in [0, 1]); video nets write gif/NNNNNN.gif, grid.gif (beside the observed clip), samples.npy (N×T×H×W×C) and, with --mp4, MP4s.",
   ),
   Command.annotate(
     UsageHint,
@@ -130,12 +141,17 @@ export const sample = (o: SampleOptions) =>
             ? `--class must be a digit from 0 to ${CLASSES - 1}, got ${o.label}.`
             : `--class needs class-conditional nets (model.arch "mnistConditional"); this checkpoint's "${spec.model.arch}" nets take no class.`,
       })
+    const sampler = o.sampler ?? defaultSampler(spec)
+    if (sampler === "chains" && image[0] !== imageShapeOf(spec)[0])
+      return yield* new UsageError({
+        message: `--size draws from the generator at another size; --sampler chains draws as training did, at ${imageShapeOf(spec)[0]}x${imageShapeOf(spec)[1]}. Pass --sampler generator with --size.`,
+      })
+    const langevinSteps = o.langevinSteps ?? (sampler === "chains" ? 0 : spec.langevin.steps)
     const values = yield* withTrainedModels(
       run,
       o.backend,
       o.quiet,
-      (models) =>
-        drawSamples(models, spec, o.count, o.langevinSteps ?? spec.langevin.steps, o.seed, image, o.label),
+      (models) => drawSamples(models, spec, o.count, langevinSteps, o.seed, image, o.label, sampler),
       o.weights,
     )
     if (isVideoShape(image)) return yield* writeVideoSamples(o, spec, outDir, values, image)

@@ -10,7 +10,7 @@
 import { Effect } from "effect"
 import type { ModelsShape } from "../../stages/models.js"
 import type { PipelineSpec } from "../config/spec.js"
-import { drawSamples } from "../nets/draw.js"
+import { defaultSampler, drawSamples } from "../nets/draw.js"
 import type { EvaluationLine } from "../run-dir/metrics.js"
 import { acquireClassifier, type ClassifierSource, defaultClassifierSource } from "./mnist-classifier.js"
 import { prepareMnistReference, type SampleQuality, sampleQuality } from "./sample-quality.js"
@@ -45,7 +45,17 @@ export const acquireTrainingEvaluator = (
       every: settings.every,
       evaluate: (models, iteration) => {
         const started = performance.now()
-        const images = drawSamples(models, spec, settings.samples, settings.langevin, spec.seed)
+        // the run's own sampler: its generator if it is taught, else its chains (nets/draw.ts)
+        const images = drawSamples(
+          models,
+          spec,
+          settings.samples,
+          settings.langevin,
+          spec.seed,
+          undefined,
+          undefined,
+          defaultSampler(spec),
+        )
         const quality = sampleQuality(ref, images, settings.samples)
         const ms = Math.round((performance.now() - started) * 100) / 100
         return { iteration, evaluation: { ...quality, langevin: settings.langevin, ms } }
