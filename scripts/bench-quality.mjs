@@ -482,7 +482,7 @@ const table = (summary, o, langevin) => {
   return lines.join("\n")
 }
 
-const chart = async (summary, x, title, file, langevin, quietMs) => {
+const chart = async (summary, x, title, file, langevin) => {
   const [{ default: vega }, { default: vl }, { default: sharp }] = await Promise.all([
     import("vega").then((m) => ({ default: m })),
     import("vega-lite").then((m) => ({ default: m })),

@@ -86,7 +86,7 @@ describe("recovery from divergence", () => {
     )
     expect(stderr).toMatch(
       new RegExp(
-        `\\[tiny\\] done: 40 iterations, .* It recovered from divergence (once|${made.length} times): iteration ${diverged} diverged in updateDescriptor .* Its config\\.json holds the lowered settings\\.\\n$`,
+        `\\[tiny\\] done: 40 iterations, .* It recovered from divergence (once|${made.length} times): iteration ${diverged} diverged in updateDescriptor .* Its config\\.json holds the lowered settings\\.\\n`,
       ),
     )
   })

@@ -457,7 +457,7 @@ describe("evaluate", () => {
       `${join(dir, "empty")} holds no .png, .jpg, .jpeg or .webp files (searched recursively). Pass a folder of images, an .npy file, or a run or checkpoint directory.`,
     )
     expect(await failure(evaluate(options(join(dir, "big"))))).toBe(
-      `${join(dir, "big")} holds 64x64x3 images; the MNIST metrics need 28x28 single-channel digits. For other images pass --features model.json (a tfjs LayersModel on disk) and --reference <folder|npy> of real images to compute the Fréchet distance on that model's features.`,
+      `${join(dir, "big")} holds 64x64x3 images; the MNIST metrics need 28x28 single-channel digits. For other images pass --features model.json (a tfjs LayersModel on disk) and --reference <folder|npy> of real images to compute the Fréchet distance on that model's features, or --exemplar IMAGE to score them as textures against that exemplar.`,
     )
     expect(await failure(evaluate(options(join(dir, "big"), { features: "m.json" })))).toBe(
       "--features m.json needs --reference <folder|npy>: the real images to compare with.",
