@@ -2,8 +2,8 @@
  * The nets `npm run bench` times, as data: each is a pipeline the native
  * backend trains through the real scheduler and, where the independent PyTorch
  * reference (`../shared/reference/coopnets_ref.py`) has the same nets, the
- * arguments that make it train the same iteration. A new net (e.g. video) is
- * one more entry.
+ * arguments that make it train the same iteration. A new net is one more
+ * entry.
  */
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
@@ -119,6 +119,35 @@ export const BENCH_NETS: ReadonlyArray<BenchNet> = [
       },
       langevin: { ...base.langevin, steps: 10 },
       training: { ...base.training, batchSize: 100, chains: 144 },
+    }),
+  },
+  {
+    name: "video",
+    title:
+      "video, the CPU-scale dynamic-texture nets of config/dynamic-texture.json (3-D convs 32/16, 10 units; generator 64/32/16) on 32 frames of 64x64 RGB, batch 1, 2 chains, 10 Langevin steps",
+    iterations: 3,
+    spec: (base, root) => ({
+      ...base,
+      name: "bench-video",
+      data: {
+        source: "video",
+        path: join(root, "data", "fire_pot.gif"),
+        frames: 32,
+        every: 1,
+        start: 0,
+        size: 64,
+        channels: 3,
+        fit: "cover",
+      },
+      model: {
+        arch: "dynamicTexture",
+        descriptorChannels: [32, 16],
+        descriptorUnits: 10,
+        zDim: 5,
+        generatorChannels: [64, 32, 16],
+      },
+      langevin: { ...base.langevin, steps: 10 },
+      training: { ...base.training, batchSize: 1, chains: 2 },
     }),
   },
 ]
