@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A single-node SLURM cluster on this machine, for `node dist/run.js sweep --engine slurm` and its
-# integration test (test/slurm.integration.sh). Debian 12's packages, as root, no systemd:
+# integration test (test/slurm/sweep-slurm.test.ts, `npm run test:slurm`). Debian 12's packages, as root, no systemd:
 #
 #   apt-get install -y --no-install-recommends slurm-wlm munge
 #   scripts/slurm-cluster.sh start     # munge key if missing, munged, slurm.conf, slurmctld, slurmd; waits for the node

@@ -64,7 +64,7 @@ export const BENCH_NETS: ReadonlyArray<BenchNet> = [
   {
     name: "texture",
     title:
-      "texture, official nets (15/9/7 convs 100/70/30; generator 512/256/128/64, z 1 channel) on 64x64 RGB crops, batch 16, 16 chains, 10 Langevin steps",
+      "texture, the official nets (textureOfficial: ReLU 15/9/7 convs 100/70/30; generator of 5x5 stride-2 transposed convs 512/256/128/64, z 1 channel) on 64x64 RGB crops, batch 16, 16 chains, 10 Langevin steps",
     iterations: 3,
     spec: (base, root) => ({
       ...base,
@@ -78,7 +78,7 @@ export const BENCH_NETS: ReadonlyArray<BenchNet> = [
         channels: 3,
       },
       model: {
-        arch: "texture",
+        arch: "textureOfficial",
         descriptorChannels: [100, 70, 30],
         descriptorUnits: 1,
         zDim: 1,

@@ -229,7 +229,8 @@ const textureGenerator = (o: ModelOptions, image: SampleShape, how: Upsampler): 
 /**
  * Texture synthesis from one image (Exp 1), fully convolutional: one set of
  * weights serves every image size. Descriptor: the official texture net
- * (FACTS.md section 5, the 2016 texture net) — 15x15 s3, 9x9 s1, 7x7 s1 convs
+ * (the generative ConvNet texture model, Xie et al. 2016, as CoopNets' texture
+ * experiment uses it) — 15x15 s3, 9x9 s1, 7x7 s1 convs
  * (official widths 100, 70, 30), no fc layer: f(X) sums the last map over
  * positions and channels — with leaky ReLU (slope 0.2) instead of ReLU, so
  * that no unit of the last map can die (a descriptor whose last ReLUs are all

@@ -69,7 +69,7 @@ export const PipelineSpec = Schema.Struct({
       arch: field(
         Schema.Literals(Object.keys(architectures) as Array<keyof typeof architectures>),
         "mnist",
-        '"mnist": the official 28x28 nets | "mnistConditional": class-conditional 28x28 | "object64": 64x64 objects/scenes | "cifar32": 32x32 CIFAR-10 | "texture": fully convolutional, any size | "textureOfficial": the texture nets of the official draft',
+        '"mnist": the official 28x28 nets | "mnistConditional": class-conditional 28x28 | "object64": 64x64 objects/scenes | "cifar32": 32x32 CIFAR-10 | "texture": fully convolutional, any size | "textureOfficial": the texture nets of the official draft | "dynamicTexture": spatial-temporal nets for videos (3-D convolutions)',
       ),
       descriptorChannels: field(
         Channels,
