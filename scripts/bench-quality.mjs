@@ -286,7 +286,8 @@ const trainProject = async (o, seed) => {
   const every = o.iterations.reduce(gcd)
   const resuming = existsSync(nodePath.join(dir, "checkpoints"))
   const args = resuming
-    ? [RUN, "--resume", dir]
+    ? // to this benchmark's length, whatever length the run was started with
+      [RUN, "--resume", dir, "--iterations", String(last)]
     : [
         RUN,
         o.config,

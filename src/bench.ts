@@ -378,10 +378,13 @@ const main = async (o: BenchOptions): Promise<void> => {
     }
   }
   const peak = peakGflops()
+  // /proc/cpuinfo gives the nominal clock; the cores boost above it, so what a large matMul reaches
+  // is the attainable peak when it is higher (shares above 100% of a nominal figure would say nothing)
+  const attainable = Math.max(peak.gflops, ...matmul)
   const tfThreads = applyThreadDefaults({ ...process.env })
   const rows: string[] = [
     `median ms over ${rounds} interleaved rounds; TensorFlow ${tfThreads.intraOp} intra-op + ${tfThreads.interOp} inter-op threads, PyTorch ${threads} threads; load average ${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)} while it ran`,
-    `fp32 peak ≈ ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how})${matmul.length > 0 ? `; a 2048³ matMul on TensorFlow reached ${Math.max(...matmul).toFixed(0)} GFLOP/s` : ""}`,
+    `fp32 peak ≈ ${peak.gflops.toFixed(0)} GFLOP/s at the nominal clock (${peak.how})${matmul.length > 0 ? `; a 2048³ matMul on TensorFlow reached ${Math.max(...matmul).toFixed(0)} GFLOP/s` : ""}; shares below are of ${attainable.toFixed(0)} GFLOP/s, the larger`,
   ]
   const netSummaries: unknown[] = []
   for (const rec of records) {
@@ -452,13 +455,13 @@ const main = async (o: BenchOptions): Promise<void> => {
     for (const [b, why] of rec.skipped) rows.push(`${b}: skipped, ${why}`)
     const work = (2 * Object.values(macs).reduce((a, b) => a + b, 0)) / 1e9
     rows.push(
-      `GFLOP/s per stage (2 × MACs of the official iteration / median ms; ${work.toFixed(1)} GFLOP per iteration), share of peak; teaching here reuses the draft's forward pass, so its rate is effective:`,
+      `GFLOP/s per stage (2 × MACs of the official iteration / median ms; ${work.toFixed(1)} GFLOP per iteration), share of the attainable peak; teaching here reuses the draft's forward pass, so its rate is effective:`,
     )
     for (const s of [...summaries, ...(torch ? [torch] : [])])
       rows.push(
         `${s.name.padEnd(22)}${STAGES.map((st, i) => {
           const g = gflops(st, s.stageMs[st])
-          return `${STAGE_LABELS[i]} ${g.toFixed(1)} (${((100 * g) / peak.gflops).toFixed(0)}%)`
+          return `${STAGE_LABELS[i]} ${g.toFixed(1)} (${((100 * g) / attainable).toFixed(0)}%)`
         }).join("   ")}`,
       )
     netSummaries.push({
@@ -500,6 +503,7 @@ const main = async (o: BenchOptions): Promise<void> => {
     pytorchMsPerIteration: mnistTorch?.msPerIteration ?? null,
     ratioToPyTorch: best && mnistTorch ? best.msPerIteration / mnistTorch.msPerIteration : null,
     peakGflops: peak.gflops,
+    attainableGflops: attainable,
     matmulGflops: matmul.length > 0 ? Math.max(...matmul) : null,
     loadAverage: [Math.min(...load), Math.max(...load)],
     threads,

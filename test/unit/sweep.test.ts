@@ -290,6 +290,14 @@ describe("plan", () => {
       JSON.stringify(resolved.pipelines.get(a?.id ?? "")),
     )
     expect(await attempt(checkExistingRuns(resolved))).toEqual({ value: undefined })
+    // written by an older version (a section added since, with its default, is missing) or with other notes:
+    // the same pipeline
+    const { recovery: _, ...older } = resolved.pipelines.get(a?.id ?? "") as Record<string, unknown>
+    writeFileSync(
+      join(resolved.layout.runDir(a?.id ?? ""), "config.json"),
+      JSON.stringify({ ...older, notes: "said otherwise" }),
+    )
+    expect(await attempt(checkExistingRuns(resolved))).toEqual({ value: undefined })
     mkdirSync(resolved.layout.runDir(b?.id ?? ""), { recursive: true })
     const other = { ...resolved.pipelines.get(b?.id ?? ""), generatorSigma: 0.2 }
     writeFileSync(join(resolved.layout.runDir(b?.id ?? ""), "config.json"), JSON.stringify(other))
@@ -414,7 +422,9 @@ describe("status", () => {
   })
 
   it("reads iterations and errors from text", () => {
-    expect(reportedIterations('{"iteration":1}\n{"iteration":2}\n{"itera')).toBe(2)
+    const line = (i: number) => JSON.stringify({ iteration: i, energy: {}, ms: { iteration: 1 } })
+    // a torn last line (a killed writer) and an evaluation line do not count
+    expect(reportedIterations(`${line(1)}\n${line(2)}\n{"iteration":3,"evaluation":{}}\n{"itera`)).toBe(2)
     expect(lastError("error: first\nx\nerror: second\n")).toBe("second")
     expect(lastError("fine\n")).toBeUndefined()
   })

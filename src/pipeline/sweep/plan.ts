@@ -12,7 +12,7 @@
  */
 import { Effect, FileSystem, Path } from "effect"
 import { checkSpec } from "../config/checks.js"
-import { decodeSpec, type PipelineSpec } from "../config/spec.js"
+import { decodeSpec, decodeStoredSpec, type PipelineSpec } from "../config/spec.js"
 import { ConfigError, OutputError } from "../errors.js"
 import { writeAtomic } from "../run-dir/writer.js"
 import { canonicalJson, expandSweep, type PlannedRun } from "./expand.js"
@@ -125,13 +125,21 @@ export const checkExistingRuns = (resolved: ResolvedSweep) =>
       const file = path.join(resolved.layout.runDir(run.id), "config.json")
       const text = yield* fs.readFileString(file).pipe(Effect.orElseSucceed(() => undefined))
       if (text === undefined) continue
-      let existing: unknown
+      let parsed: unknown
       try {
-        existing = JSON.parse(text)
+        parsed = JSON.parse(text)
       } catch {
-        existing = undefined
+        parsed = undefined
       }
-      if (canonicalJson(existing) !== canonicalJson(resolved.pipelines.get(run.id))) stale.push(file)
+      // decoded, so that fields added since with their defaults compare equal; notes are for people
+      const existing = yield* decodeStoredSpec(parsed).pipe(Effect.option)
+      const wanted = resolved.pipelines.get(run.id)
+      if (
+        existing._tag === "None" ||
+        wanted === undefined ||
+        canonicalJson({ ...existing.value, notes: "" }) !== canonicalJson({ ...wanted, notes: "" })
+      )
+        stale.push(file)
     }
     if (stale.length > 0)
       return yield* new ConfigError({
