@@ -28,6 +28,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { foldIn, normals, rootKey, uniforms } from "./random.js"
+import { rowQuantiles } from "./sliced-wasserstein.js"
 
 export interface TextureQualityOptions {
   /** seeds the filter bank, the projections and the floor's crop positions */
@@ -166,16 +167,7 @@ const patchQuantiles = (x: tf.Tensor4D, scaleIndex: number, o: TextureQualityOpt
     const p = tf.conv2d(pooled(x, o.patchScales[scaleIndex] as number), directions, 1, "valid")
     return tf.transpose(tf.reshape(p, [-1, o.projections]))
   })
-  const values = projected.dataSync() as Float32Array
-  const n = projected.shape[1] as number
-  projected.dispose()
-  const out = new Float32Array(o.projections * o.quantiles)
-  for (let d = 0; d < o.projections; d++) {
-    const sorted = values.subarray(d * n, (d + 1) * n).sort()
-    for (let q = 0; q < o.quantiles; q++)
-      out[d * o.quantiles + q] = sorted[Math.min(n - 1, Math.floor(((q + 0.5) / o.quantiles) * n))] as number
-  }
-  return out
+  return rowQuantiles(projected as tf.Tensor2D, o.quantiles)
 }
 
 const meanAndStd = (x: Float32Array): { mean: number; std: number } => {

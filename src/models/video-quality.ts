@@ -22,6 +22,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { foldIn, normals, rootKey } from "./random.js"
+import { rowQuantiles } from "./sliced-wasserstein.js"
 
 export interface VideoQualityOptions {
   /** seeds the projection directions */
@@ -105,16 +106,7 @@ const patchQuantiles = (x: tf.Tensor4D, o: VideoQualityOptions, label: string): 
     const p = tf.conv2d(x, directions(o, x.shape[3], label), 1, "valid")
     return tf.transpose(tf.reshape(p, [-1, o.projections]))
   })
-  const values = projected.dataSync() as Float32Array
-  const n = projected.shape[1] as number
-  projected.dispose()
-  const out = new Float32Array(o.projections * o.quantiles)
-  for (let d = 0; d < o.projections; d++) {
-    const sorted = values.subarray(d * n, (d + 1) * n).sort()
-    for (let q = 0; q < o.quantiles; q++)
-      out[d * o.quantiles + q] = sorted[Math.min(n - 1, Math.floor(((q + 0.5) / o.quantiles) * n))] as number
-  }
-  return out
+  return rowQuantiles(projected as tf.Tensor2D, o.quantiles)
 }
 
 type Statistics = Pick<VideoReference, "differences" | "transitions" | "frames" | "meanAbsDifference">

@@ -100,7 +100,7 @@ export const drawFromNoise = (
   seed: number,
   image: SampleShape = imageShapeOf(spec),
 ): Float32Array => {
-  const size = image[0] * image[1] * image[2]
+  const size = image.reduce((a: number, b: number) => a * b, 1)
   const descriptor = { spec: netSpecsOf(spec, image).descriptor, params: models.descriptor.params }
   const out = new Float32Array(count * size)
   const key = foldIn(rootKey(seed), "sample-noise")
