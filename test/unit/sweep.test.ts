@@ -526,7 +526,7 @@ describe("collect", () => {
     })
     expect(groups[1]).toMatchObject({ variant: "noise", done: 0, frechetDistance: null })
     const md = markdownTables(rows, groups)
-    expect(md).toContain("| coop | langevin.steps=2 | 1, 2 | 2/2 | 82 ± 2.8284 | 2.5 ± 0.7071 |")
+    expect(md).toContain("| coop | langevin.steps=2 | 1, 2 | 2/2 | 82 ± 2.828 | 2.5 ± 0.7071 |")
     expect(md).toContain("| n1 | noise | langevin.steps=2 | 1 | pending | 4/20 |")
   })
 

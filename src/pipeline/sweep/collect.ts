@@ -196,15 +196,13 @@ export const groupRuns = (rows: ReadonlyArray<CollectedRun>): Array<CollectedGro
   })
 }
 
-/** "2.5000" → "2.5", "82.0" → "82". */
-const trimZeros = (s: string): string => (s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s)
-
+/** Four significant digits: 84.1862 → "84.19", 304 → "304", 0.0589 → "0.0589"; large and tiny ones in exponent form. */
 export const cell = (v: number | null | undefined): string =>
   v === null || v === undefined || !Number.isFinite(v)
     ? "–"
     : Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v !== 0)
       ? v.toExponential(3)
-      : trimZeros(v.toFixed(Math.abs(v) >= 100 ? 1 : 4))
+      : String(Number(v.toPrecision(4)))
 
 const spreadCell = (s: Spread | null): string =>
   s === null ? "–" : s.sd === null ? cell(s.mean) : `${cell(s.mean)} ± ${cell(s.sd)}`
