@@ -30,7 +30,9 @@
  * ∂/∂weights only.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import type { Padding } from "./layers.js"
+
+/** TensorFlow's padding: "same" puts the odd pixel bottom/right. */
+export type Padding = "same" | "valid"
 
 /** Channel counts at or below which the sub-pixel form is used (measured faster at 1 and 3, not at 8). */
 export const THIN_CHANNELS = 3

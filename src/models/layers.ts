@@ -9,7 +9,7 @@ import "@tensorflow/tfjs"
 import * as tf from "@tensorflow/tfjs-core"
 import { type Activation, activate } from "./activations.js"
 import { batchNorm } from "./batch-norm.js"
-import { conv2d, conv2dTranspose } from "./conv.js"
+import { conv2d, conv2dTranspose, type Padding } from "./conv.js"
 import {
   type Conv3dLayer,
   type ConvTranspose3dLayer,
@@ -22,7 +22,7 @@ import {
 import { foldIn, type Key, normalTensor } from "./random.js"
 
 export type { Activation } from "./activations.js"
-export type Padding = "same" | "valid"
+export type { Padding } from "./conv.js"
 
 /** Convolution (NHWC). `padding: "same"` follows TensorFlow: the odd pixel goes bottom/right. */
 export interface ConvLayer {

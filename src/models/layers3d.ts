@@ -10,7 +10,7 @@
 // the union package registers tfjs's own gradients first; the Conv3D one is replaced below
 import "@tensorflow/tfjs"
 import * as tf from "@tensorflow/tfjs-core"
-import type { Activation } from "./layers.js"
+import type { Activation } from "./activations.js"
 
 export type Triple = readonly [number, number, number]
 export type Padding3d = "same" | "valid" | Triple

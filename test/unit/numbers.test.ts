@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { parseArgs } from "../../src/pipeline/commands/cli.js"
 import { decodeSpec } from "../../src/pipeline/config/spec.js"
-import { duration, progress } from "../../src/pipeline/training/progress.js"
+import { duration, progress } from "../../src/pipeline/report/progress-lines.js"
 
 const problem = (overrides: ReadonlyArray<string>) =>
   Effect.runPromise(

@@ -1,6 +1,6 @@
 /**
  * Terminal progress: a bar with ETA and the last losses on a terminal, the
- * plain lines of src/pipeline/training/progress.ts elsewhere, and the summary table.
+ * plain lines of src/pipeline/report/progress-lines.ts elsewhere, and the summary table.
  */
 import { describe, expect, it } from "vitest"
 import { lastFigures, summaryTable, terminalProgress } from "../../src/pipeline/report/terminal-progress.js"

@@ -9,7 +9,8 @@ import * as nodePath from "node:path"
 import { Effect } from "effect"
 import sharp from "sharp"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { decodeVideo, ffmpegPath, loadVideo, type VideoOptions } from "../../src/pipeline/data/video.js"
+import { ffmpegPath } from "../../src/pipeline/backend/ffmpeg.js"
+import { decodeVideo, loadVideo, type VideoOptions } from "../../src/pipeline/data/video.js"
 import { decodeNpy } from "../../src/pipeline/run-dir/image-files.js"
 import {
   encodeGif,

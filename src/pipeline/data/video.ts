@@ -11,12 +11,13 @@
  * official code's PIL bilinear resize does — and min-max scaled to [-1, 1] on its own, as in
  * github.com/jianwen-xie/Spatial-Temporal-CoopNets (src/util.py, getTrainingData, 'tanh').
  */
+
 import { spawn } from "node:child_process"
 import * as fs from "node:fs/promises"
-import { createRequire } from "node:module"
 import * as nodePath from "node:path"
 import { Effect } from "effect"
 import sharp, { type Sharp } from "sharp"
+import { ffmpegPath } from "../backend/ffmpeg.js"
 import type { DataSpec } from "../config/data-spec.js"
 import { DataError } from "../errors.js"
 import { minMaxScale, reasonOf } from "./decode.js"
@@ -61,15 +62,12 @@ const fail = (message: string): never => {
   throw new VideoProblem(message)
 }
 
-/** Path of the ffmpeg binary inside `@ffmpeg-installer/<platform>`, loaded on first use. */
-export const ffmpegPath = (): string => {
+/** The ffmpeg binary (../backend/ffmpeg.ts), its absence a VideoProblem. */
+const ffmpeg = (): string => {
   try {
-    const installer = createRequire(import.meta.url)("@ffmpeg-installer/ffmpeg") as { path: string }
-    return installer.path
+    return ffmpegPath()
   } catch (error) {
-    return fail(
-      `no ffmpeg binary for this platform (${process.platform}-${process.arch}): ${reasonOf(error)}. Reinstall dependencies (\`npm ci\`), or give the clip as an animated GIF or a folder of frame images, which need no ffmpeg.`,
-    )
+    return fail((error as Error).message)
   }
 }
 
@@ -188,7 +186,7 @@ const videoFileFrames = async (
   path: string,
   o: VideoOptions,
 ): Promise<{ frames: ReadonlyArray<Uint8Array>; available: number | undefined; fps: number | undefined }> => {
-  const binary = ffmpegPath()
+  const binary = ffmpeg()
   const size = `${o.width}:${o.height}`
   const resize =
     o.fit === "cover"

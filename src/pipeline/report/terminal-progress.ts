@@ -3,16 +3,16 @@
  * (cli-progress) with the iteration, time per iteration, ETA and the last
  * energies and losses, redrawn in place; other lines (warnings, evaluations)
  * go above it through `log`. Not on a terminal (CI logs, `> file`): the plain
- * lines of ../training/progress.ts every `logEvery` iterations. `summaryTable`
+ * lines of ./progress-lines.ts every `logEvery` iterations. `summaryTable`
  * is the short table printed at the end: how long it took, the last losses,
  * the checkpoint, the report and the TensorBoard command.
  *
- * It has the `Progress` interface of ../training/progress.ts, so the training loop can
+ * It has the `Progress` interface of ./progress-lines.ts, so the training loop can
  * use either.
  */
 import { MultiBar, type SingleBar } from "cli-progress"
 import type { Taught } from "../../stages/records.js"
-import { duration, type Progress, progress } from "../training/progress.js"
+import { duration, type Progress, progress } from "./progress-lines.js"
 
 export const short = (v: number | null | undefined): string =>
   v === null || v === undefined

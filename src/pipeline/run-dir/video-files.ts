@@ -9,7 +9,7 @@ import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as nodePath from "node:path"
 import sharp from "sharp"
-import { ffmpegPath } from "../data/video.js"
+import { ffmpegPath } from "../backend/ffmpeg.js"
 import { encodeNpy } from "./image-files.js"
 
 /** N×T×H×W×C videos as flat floats. */
