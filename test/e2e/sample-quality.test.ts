@@ -463,7 +463,7 @@ describe("evaluate", () => {
       "--features m.json needs --reference <folder|npy>: the real images to compare with.",
     )
     expect(await failure(evaluate(options(join(dir, "signed.npy"), { seed: 3 })))).toBe(
-      `--langevin, --seed, --size and --weights apply to sampling from a checkpoint; ${join(dir, "signed.npy")} is a set of images.`,
+      `--langevin, --seed, --size, --weights and --sampler apply to sampling from a checkpoint; ${join(dir, "signed.npy")} is a set of images.`,
     )
   })
 

@@ -81,7 +81,7 @@ describe("evaluate a texture run", () => {
     const r = cli("evaluate", join(dir, "coop"), "--n", "2")
     expect(r.code).toBe(0)
     expect(r.stderr).toContain(
-      `Sampling 2 64x64x1 images from ${join(dir, "coop", "checkpoints", "final")} (langevin 2, seed 0) ...`,
+      `Sampling 2 64x64x1 images from ${join(dir, "coop", "checkpoints", "final")}: g(z), then langevin 2 (seed 0) ...`,
     )
     expect(r.stdout).toContain(
       "Texture quality against the exemplar data/brick.png (scale 0.5: 256x256x1), 64x64 images:",
@@ -102,7 +102,7 @@ describe("evaluate a texture run", () => {
     const r = cli("evaluate", join(dir, "alone"), "--n", "2", "--size", "48")
     expect(r.code).toBe(0)
     expect(r.stderr).toContain("Sampling 2 48x48x1 images from")
-    expect(r.stderr).toContain("(chains from noise, langevin 2, seed 0)")
+    expect(r.stderr).toContain(": chains from noise, then langevin 2 (seed 0) ...")
     expect(textureOf(join(dir, "alone", "evaluation")).side).toBe(48)
   })
 
@@ -179,7 +179,7 @@ describe("evaluate any images against --exemplar", () => {
     )
     expect(size.code).toBe(2)
     expect(lastLine(size.stderr)).toBe(
-      `error: --langevin, --seed, --size and --weights apply to sampling from a checkpoint; ${crops} is a set of images.\n`,
+      `error: --langevin, --seed, --size, --weights and --sampler apply to sampling from a checkpoint; ${crops} is a set of images.\n`,
     )
     const badScale = cli(
       "evaluate",
