@@ -118,7 +118,7 @@ describe.skipIf(skipReason !== undefined)("sweep --engine slurm on a single-node
       slurmDir,
     ])
     const job = /SLURM array job (\d+)/.exec(submitted)?.[1]
-    expect(job, submitted).toBeDefined()
+    expect(job, submitted).toMatch(/^\d+$/)
     const plan = JSON.parse(readFileSync(join(slurmDir, "sweep", "plan.json"), "utf8")) as {
       runs: Array<{ id: string }>
     }

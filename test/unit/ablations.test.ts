@@ -12,7 +12,6 @@ import { generate, type Net, score, withLabels } from "../../src/models/coopnets
 import { checkSpec } from "../../src/pipeline/config/checks.js"
 import type { PipelineSpec } from "../../src/pipeline/config/spec.js"
 import { sectionsFor } from "../../src/pipeline/config/stage-options.js"
-import * as ModelsLayer from "../../src/pipeline/nets/build.js"
 import {
   type CheckpointManifest,
   captureState,
@@ -21,24 +20,11 @@ import {
 import { stagesOf } from "../../src/pipeline/training/stages.js"
 import { PERSISTENT_CHAINS, PERSISTENT_LATENTS, restartMask } from "../../src/stages/chains-persistent.js"
 import { Models } from "../../src/stages/models.js"
-import { release, type Taught } from "../../src/stages/records.js"
+import { release } from "../../src/stages/records.js"
 import { variants as registered, variantNamed, variantsOf } from "../../src/stages/registry.js"
 import { providesCapability, SLOTS, type Slot } from "../../src/stages/stage.js"
+import { pipelineOf, seededBytes, tensorsAcrossIterations, withModels } from "../stage-contracts.js"
 import { bytesOf, observedAt, tinySpec, useTestBackend } from "../support.js"
-
-/** One iteration through the stages a spec names, in the scheduler's order. */
-const pipelineOf = (spec: PipelineSpec) => {
-  const { draft, revise, writeBack, updateDescriptor: update, teach } = stagesOf(spec)
-  return (i: number) =>
-    Effect.gen(function* () {
-      const drafted = yield* draft(observedAt(spec, i))
-      const revised = yield* writeBack(yield* revise(drafted))
-      return yield* teach(yield* update(revised))
-    })
-}
-
-const withModels = <A, E>(spec: PipelineSpec, effect: Effect.Effect<A, E, Models>) =>
-  Effect.runPromise(effect.pipe(Effect.provide(ModelsLayer.layer(spec))) as Effect.Effect<A, E>)
 
 const paramBytes = (net: Net): Array<Uint8Array> => [...net.params.values()].map(bytesOf)
 
@@ -116,41 +102,12 @@ describe.each(variants)("%s", (_, spec) => {
   })
 
   it("leaks no tensor across an iteration after a warm-up", async () => {
-    const [before, after] = await withModels(
-      spec,
-      Effect.gen(function* () {
-        release(yield* iteration(0)) // Adam slots, persistent buffers
-        release(yield* iteration(1))
-        const before = tf.memory().numTensors
-        release(yield* iteration(2))
-        release(yield* iteration(3))
-        return [before, tf.memory().numTensors]
-      }),
-    )
+    const [before, after] = await tensorsAcrossIterations(spec)
     expect(after).toBe(before)
   })
 
   it("is deterministic under a seed, and another seed gives other bytes", async () => {
-    const run = (seed: number) => {
-      const seeded = { ...spec, seed }
-      const step = pipelineOf(seeded)
-      return withModels(
-        seeded,
-        Effect.gen(function* () {
-          release(yield* step(0))
-          const out: Taught = yield* step(1)
-          const { generator, descriptor } = yield* Models
-          const bytes = [
-            bytesOf(out.drafts),
-            bytesOf(out.revised),
-            ...paramBytes(generator),
-            ...paramBytes(descriptor),
-          ]
-          release(out)
-          return bytes
-        }),
-      )
-    }
+    const run = (seed: number) => seededBytes(spec, seed)
     const [a, b, other] = [await run(1), await run(1), await run(2)]
     expect(a).toEqual(b)
     expect(other[1]).not.toEqual(a[1])

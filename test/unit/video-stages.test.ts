@@ -10,15 +10,14 @@ import { beforeAll, describe, expect, it } from "vitest"
 import { checkSpec } from "../../src/pipeline/config/checks.js"
 import { latentSizeOf } from "../../src/pipeline/config/shapes.js"
 import type { PipelineSpec } from "../../src/pipeline/config/spec.js"
-import * as ModelsLayer from "../../src/pipeline/nets/build.js"
 import { captureState } from "../../src/pipeline/run-dir/checkpoint.js"
-import { stagesOf } from "../../src/pipeline/training/stages.js"
 import { batchAt, type Dataset } from "../../src/stages/load.js"
 import { Models } from "../../src/stages/models.js"
-import { type Observed, release, type Taught } from "../../src/stages/records.js"
+import { type Observed, release } from "../../src/stages/records.js"
 import { variants as registered, variantsOf } from "../../src/stages/registry.js"
 import { SLOTS, type Slot } from "../../src/stages/stage.js"
-import { bytesOf, tinySpec, useTestBackend } from "../support.js"
+import { pipelineOf, seededBytes, tensorsAcrossIterations, withModels } from "../stage-contracts.js"
+import { tinySpec, useTestBackend } from "../support.js"
 
 const T = 26
 const SIDE = 8
@@ -67,19 +66,6 @@ const observedAt = (spec: PipelineSpec, iteration: number): Observed => {
   return { iteration, epoch: b.epoch, images: tensor as tf.Tensor4D, labels: b.labels, timings: {} }
 }
 
-const pipelineOf = (spec: PipelineSpec) => {
-  const { draft, revise, writeBack, updateDescriptor: update, teach } = stagesOf(spec)
-  return (i: number) =>
-    Effect.gen(function* () {
-      const drafted = yield* draft(observedAt(spec, i))
-      const revised = yield* writeBack(yield* revise(drafted))
-      return yield* teach(yield* update(revised))
-    })
-}
-
-const withModels = <A, E>(spec: PipelineSpec, effect: Effect.Effect<A, E, Models>) =>
-  Effect.runPromise(effect.pipe(Effect.provide(ModelsLayer.layer(spec))) as Effect.Effect<A, E>)
-
 /** A video spec naming `variant` that passes the checks (other slots tried in registry order), if any. */
 const bases = [
   videoSpec(),
@@ -116,7 +102,7 @@ describe("video specs", () => {
 })
 
 describe.each(cases)("%s on videos", (_, spec) => {
-  const iteration = pipelineOf(spec)
+  const iteration = pipelineOf(spec, observedAt)
 
   it("emits N×T×H×W×C drafts and revisions, finite", async () => {
     const out = await withModels(
@@ -135,40 +121,12 @@ describe.each(cases)("%s on videos", (_, spec) => {
   })
 
   it("leaks no tensor across an iteration after a warm-up", async () => {
-    const [before, after] = await withModels(
-      spec,
-      Effect.gen(function* () {
-        release(yield* iteration(0))
-        release(yield* iteration(1))
-        const before = tf.memory().numTensors
-        release(yield* iteration(2))
-        release(yield* iteration(3))
-        return [before, tf.memory().numTensors]
-      }),
-    )
+    const [before, after] = await tensorsAcrossIterations(spec, observedAt)
     expect(after).toBe(before)
   })
 
   it("gives the same bytes under the same seed and others under another", async () => {
-    const run = (seed: number) => {
-      const seeded = { ...spec, seed }
-      const step = pipelineOf(seeded)
-      return withModels(
-        seeded,
-        Effect.gen(function* () {
-          release(yield* step(0))
-          const out: Taught = yield* step(1)
-          const { generator, descriptor } = yield* Models
-          const bytes = [
-            bytesOf(out.drafts),
-            bytesOf(out.revised),
-            ...[...generator.params.values(), ...descriptor.params.values()].map(bytesOf),
-          ]
-          release(out)
-          return bytes
-        }),
-      )
-    }
+    const run = (seed: number) => seededBytes(spec, seed, observedAt)
     const [a, b, other] = [await run(1), await run(1), await run(2)]
     expect(a).toEqual(b)
     expect(other[1]).not.toEqual(a[1])
