@@ -6,9 +6,12 @@
  *   infer z   U(z) = ‖M ⊙ (X − g(z))‖²/(2σ²) + ‖z‖²/2          (M: 1 visible, 0 hidden)
  *             z ← z − (δ_t²/2)·∂U/∂z [+ δ_t·N(0, I)]             R restarts, keep the best
  *                                                                 on the visible pixels
+ *             (restarts from z ~ N(0, I), or from the R samples of a bank of the
+ *             generator's samples that fit the visible pixels best)
  *             (δ_t = δ, or annealed from δ to δ/10 along a cosine, the noise ending at 0)
- *   fill      X̂ = M ⊙ X + (1 − M) ⊙ ḡ,  ḡ = g(z*) or the mean of g(z) over the A best
- *             restarts (an estimate of the hidden pixels' posterior mean)
+ *   fill      X̂ = M ⊙ X + (1 − M) ⊙ ḡ,  ḡ = g(z*) or the pixelwise mean or median of g(z)
+ *             over the A best restarts (estimates of the hidden pixels' posterior mean
+ *             or median)
  *   refine    descriptor Langevin on X̂ with the visible pixels clamped to the observation
  *
  * Images are NHWC in [-1, 1]; masks are [n, h, w, 1] (broadcast over channels).
@@ -28,8 +31,10 @@ export interface LatentInference {
   readonly noise: boolean
   /** Anneal: the step size falls from `stepSize` to `stepSize`/10 along a cosine and the noise with it, to 0 at the last step (default false). */
   readonly anneal?: boolean | undefined
-  /** The fill is the mean of g(z) over this many best-fitting restarts (default 1: g(z*) of the best). */
+  /** The fill combines g(z) over this many best-fitting restarts (default 1: g(z*) of the best). */
   readonly average?: number | undefined
+  /** How: their pixelwise mean (the default; the posterior mean, best for squared error) or median (best for absolute error). */
+  readonly combine?: "mean" | "median" | undefined
 }
 
 /** δ_t of step t of `steps`: constant, or annealed from δ to δ/10 along a cosine. */
@@ -52,13 +57,80 @@ const noiseScale = (o: Pick<LatentInference, "stepSize" | "anneal">, t: number, 
 const visibleSquaredError = (x: tf.Tensor4D, mask: tf.Tensor4D, g: tf.Tensor4D): tf.Tensor1D =>
   tf.sum(tf.mul(mask, tf.square(tf.sub(x, g))), [1, 2, 3]) as tf.Tensor1D
 
+/** A bank of the generator's samples: their latent vectors [N, zDim] and images flattened [N, D]. */
+export interface LatentBank {
+  readonly z: tf.Tensor2D
+  readonly images: tf.Tensor2D
+  /** the images squared, kept for the distances */
+  readonly squared: tf.Tensor2D
+}
+
+/**
+ * `size` samples g(z), z ~ N(0, I), drawn in batches of `batch` (batch norm
+ * uses batch statistics, as when sampling). The caller disposes the bank.
+ */
+export const latentBank = (
+  generator: Net,
+  zDim: number,
+  size: number,
+  batch: number,
+  key: Key,
+): LatentBank => {
+  const z = normalTensor(foldIn(key, "bank"), [size, zDim]) as tf.Tensor2D
+  const parts: Array<tf.Tensor2D> = []
+  for (let first = 0; first < size; first += batch) {
+    const m = Math.min(batch, size - first)
+    parts.push(
+      tf.tidy(() => {
+        const x = generate(generator, tf.slice(z, [first, 0], [m, zDim]))
+        return tf.reshape(x, [m, -1]) as tf.Tensor2D
+      }),
+    )
+  }
+  const images = tf.concat(parts) as tf.Tensor2D
+  tf.dispose(parts)
+  return { z, images, squared: tf.square(images) as tf.Tensor2D }
+}
+
+/**
+ * Per image, the latent vectors of the `count` bank samples closest to it on
+ * its visible pixels, best first: `count` tensors [n, zDim] (the caller
+ * disposes them). ‖M ⊙ (x − g)‖² = Σ M·x² − 2 (M ⊙ x)·g + M·g², three matrix
+ * products over the bank.
+ */
+export const bankStarts = (
+  bank: LatentBank,
+  observed: tf.Tensor4D,
+  mask: tf.Tensor4D,
+  count: number,
+): Array<tf.Tensor2D> =>
+  tf.tidy(() => {
+    const n = observed.shape[0]
+    const x = tf.reshape(observed, [n, -1])
+    const m = tf.reshape(tf.broadcastTo(mask, observed.shape), [n, -1])
+    const mx = tf.mul(m, x)
+    const distance = tf.add(
+      tf.sum(tf.mul(mx, x), 1, true),
+      tf.sub(tf.matMul(m, bank.squared, false, true), tf.mul(tf.matMul(mx, bank.images, false, true), 2)),
+    )
+    const k = Math.min(count, bank.z.shape[0])
+    const { indices } = tf.topk(tf.neg(distance), k)
+    return Array.from(
+      { length: count },
+      (_, r) => tf.gather(bank.z, tf.reshape(tf.slice(indices, [0, r % k], [-1, 1]), [-1])) as tf.Tensor2D,
+    )
+  })
+
 /** One chain of z per restart: its end point and its visible-pixel error per image. */
 export interface Restart {
   readonly z: tf.Tensor2D
   readonly error: tf.Tensor1D
 }
 
-/** `restarts` independent chains from z ~ N(0, I), each `steps` long (the caller disposes them). */
+/**
+ * `restarts` independent chains, each `steps` long, from z ~ N(0, I) or, given
+ * a bank, from the bank's best fits of each image (the caller disposes them).
+ */
 export const latentRestarts = (
   generator: Net,
   observed: tf.Tensor4D,
@@ -66,6 +138,7 @@ export const latentRestarts = (
   zDim: number,
   o: LatentInference,
   key: Key,
+  bank?: LatentBank,
 ): ReadonlyArray<Restart> => {
   const n = observed.shape[0]
   const twoSigma2 = 2 * o.sigma * o.sigma
@@ -76,9 +149,10 @@ export const latentRestarts = (
     ),
   )
   if (o.restarts < 1) throw new RangeError("latent inference needs at least one restart")
+  const starts = bank === undefined ? undefined : bankStarts(bank, observed, mask, o.restarts)
   return Array.from({ length: o.restarts }, (_, r) => {
     const chain = foldIn(key, "restart", r)
-    let z = normalTensor(foldIn(chain, "init"), [n, zDim]) as tf.Tensor2D
+    let z = starts?.[r] ?? (normalTensor(foldIn(chain, "init"), [n, zDim]) as tf.Tensor2D)
     for (let t = 0; t < o.steps; t++) {
       const delta = latentStepSize(o, t, o.steps)
       const sd = noiseScale(o, t, o.steps)
@@ -120,8 +194,9 @@ export const inferLatent = (
   zDim: number,
   o: LatentInference,
   key: Key,
+  bank?: LatentBank,
 ): tf.Tensor2D => {
-  const restarts = latentRestarts(generator, observed, mask, zDim, o, key)
+  const restarts = latentRestarts(generator, observed, mask, zDim, o, key, bank)
   const best = tf.tidy(() => {
     const chosen = bestRestarts(restarts, 1) // one 1 per image
     return restarts.reduce(
@@ -146,14 +221,36 @@ export const inferFill = (
   zDim: number,
   o: LatentInference,
   key: Key,
+  bank?: LatentBank,
 ): tf.Tensor4D => {
-  const restarts = latentRestarts(generator, observed, mask, zDim, o, key)
+  const restarts = latentRestarts(generator, observed, mask, zDim, o, key, bank)
   const keep = Math.max(1, Math.min(o.average ?? 1, restarts.length))
   const fill = tf.tidy(() => {
-    const chosen = bestRestarts(restarts, keep)
-    const sum = restarts.reduce(
-      (acc, r, i) =>
-        tf.add(acc, tf.mul(generate(generator, r.z), tf.reshape(tf.gather(chosen, i), [-1, 1, 1, 1]))),
+    const chosen = bestRestarts(restarts, keep) // [R, n]
+    const drafts = restarts.map((r) => generate(generator, r.z))
+    if (o.combine === "median" && keep > 1) {
+      // per pixel, the chosen restarts' values sorted (the others pushed past them), then the middle one(s)
+      const [n, h, w, c] = observed.shape
+      const stacked = tf.stack(
+        drafts.map((g, i) =>
+          tf.where(
+            tf.greater(tf.reshape(tf.gather(chosen, i), [-1, 1, 1, 1]), 0.5),
+            g,
+            tf.fill(g.shape, 1e9),
+          ),
+        ),
+        4,
+      ) // [n, h, w, c, R]
+      const ascending = tf.neg(tf.topk(tf.neg(stacked), keep).values) // [n, h, w, c, keep]
+      const middle = tf.slice(
+        ascending,
+        [0, 0, 0, 0, Math.floor((keep - 1) / 2)],
+        [n, h, w, c, 2 - (keep % 2)],
+      )
+      return tf.mean(middle, 4) as tf.Tensor4D
+    }
+    const sum = drafts.reduce(
+      (acc, g, i) => tf.add(acc, tf.mul(g, tf.reshape(tf.gather(chosen, i), [-1, 1, 1, 1]))),
       tf.zerosLike(observed),
     )
     return tf.div(sum, tf.reshape(tf.sum(chosen, 0), [-1, 1, 1, 1])) as tf.Tensor4D
@@ -189,8 +286,9 @@ export const complete = (
   inference: LatentInference,
   refine: LangevinOptions,
   key: Key,
+  bank?: LatentBank,
 ): Completion => {
-  const generated = inferFill(generator, observed, mask, zDim, inference, foldIn(key, "infer"))
+  const generated = inferFill(generator, observed, mask, zDim, inference, foldIn(key, "infer"), bank)
   const filled = fillHidden(observed, mask, generated)
   if (descriptor === undefined || refine.steps === 0) return { completed: filled, generated }
   const { revised } = langevinRevise(descriptor, filled, refine, foldIn(key, "refine"), {

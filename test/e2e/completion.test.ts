@@ -14,9 +14,11 @@ import sharp from "sharp"
 import { beforeAll, describe, expect, it } from "vitest"
 import { defaultClassifierSettings } from "../../src/models/classifier.js"
 import {
+  bankStarts,
   complete,
   inferFill,
   inferLatent,
+  latentBank,
   latentRestarts,
   latentStepSize,
 } from "../../src/models/completion.js"
@@ -207,6 +209,69 @@ describe("completion with a generator", () => {
     expect(total(one)).toBeLessThan(0.9 * total(unfitted))
   })
 
+  it("a bank of generator samples starts each chain from the samples closest on the visible pixels", () => {
+    const before = tf.memory().numTensors
+    const bank = latentBank(generator, 5, 40, 6, rootKey(13))
+    expect(bank.z.shape).toEqual([40, 5])
+    expect(bank.images.shape).toEqual([40, 784])
+    // the bank's images are g(z) drawn in batches of 6, as sampling draws them
+    const firstSix = tf.tidy(() => generate(generator, tf.slice(bank.z, [0, 0], [6, 5])))
+    expect(Array.from(bank.images.dataSync().subarray(0, 6 * 784))).toEqual(Array.from(firstSix.dataSync()))
+    firstSix.dispose()
+    const starts = bankStarts(bank, observed, mask, 3)
+    // brute force: per image, the bank entries sorted by the visible-pixel squared distance
+    const x = observed.dataSync() as Float32Array
+    const m = mask.dataSync() as Float32Array
+    const g = bank.images.dataSync() as Float32Array
+    const zs = bank.z.dataSync() as Float32Array
+    for (let i = 0; i < 6; i++) {
+      const distance = (j: number) => {
+        let d = 0
+        for (let p = 0; p < 784; p++)
+          d += (m[i * 784 + p] as number) * ((x[i * 784 + p] as number) - (g[j * 784 + p] as number)) ** 2
+        return d
+      }
+      const order = Array.from({ length: 40 }, (_, j) => j).sort((a, b) => distance(a) - distance(b))
+      for (let r = 0; r < 3; r++) {
+        const got = Array.from((starts[r] as tf.Tensor2D).dataSync().subarray(i * 5, i * 5 + 5))
+        const want = Array.from(zs.subarray((order[r] as number) * 5, (order[r] as number) * 5 + 5))
+        for (let k = 0; k < 5; k++) expect(got[k]).toBeCloseTo(want[k] as number, 6)
+      }
+    }
+    tf.dispose(starts)
+    // no steps: the chains end where the bank started them
+    const restarts = latentRestarts(
+      generator,
+      observed,
+      mask,
+      5,
+      { ...inference, steps: 0 },
+      rootKey(14),
+      bank,
+    )
+    const again = bankStarts(bank, observed, mask, 3)
+    restarts.forEach((r, i) => {
+      expect(Array.from(r.z.dataSync())).toEqual(Array.from((again[i] as tf.Tensor2D).dataSync()))
+    })
+    tf.dispose([...again, ...restarts.flatMap((r) => [r.z, r.error]), bank.z, bank.images, bank.squared])
+    expect(tf.memory().numTensors).toBe(before)
+  })
+
+  it("starting from a bank fits reachable targets better than starting from the prior", () => {
+    // targets the generator can reach: g(z†); a bank large enough to hold near neighbours of them
+    const target = tf.tidy(() => generate(generator, normalTensor(rootKey(11), [6, 5])))
+    const bank = latentBank(generator, 5, 600, 6, rootKey(15))
+    const o = { ...inference, restarts: 2, steps: 0 }
+    const errorOf = (withBank: boolean) => {
+      const restarts = latentRestarts(generator, target, mask, 5, o, rootKey(16), withBank ? bank : undefined)
+      const best = tf.tidy(() => tf.min(tf.stack(restarts.map((r) => r.error)), 0).dataSync() as Float32Array)
+      tf.dispose(restarts.flatMap((r) => [r.z, r.error]))
+      return best.reduce((a, b) => a + b)
+    }
+    expect(errorOf(true)).toBeLessThan(0.5 * errorOf(false))
+    tf.dispose([target, bank.z, bank.images, bank.squared])
+  })
+
   it("anneals the z step size from δ to δ/10 along a cosine, and keeps it constant otherwise", () => {
     const steps = 11
     const annealed = Array.from({ length: steps }, (_, t) =>
@@ -219,7 +284,7 @@ describe("completion with a generator", () => {
     for (let t = 0; t < steps; t++) expect(latentStepSize({ stepSize: 0.2 }, t, steps)).toBe(0.2)
   })
 
-  it("fills with the mean of g(z) over the A best-fitting restarts (A = 1: the best one's g(z))", () => {
+  it("fills with the pixelwise mean or median of g(z) over the A best-fitting restarts (A = 1: the best one's g(z))", () => {
     const o = { ...inference, restarts: 4, steps: 3, noise: true, anneal: true }
     const key = rootKey(12)
     const restarts = latentRestarts(generator, observed, mask, 5, o, key)
@@ -227,8 +292,19 @@ describe("completion with a generator", () => {
     const drafts = restarts.map((r) => tf.tidy(() => generate(generator, r.z)).dataSync() as Float32Array)
     tf.dispose(restarts.flatMap((r) => [r.z, r.error]))
     const pixels = 28 * 28
-    for (const average of [1, 3]) {
-      const fill = tf.tidy(() => inferFill(generator, observed, mask, 5, { ...o, average }, key))
+    const median = (v: Array<number>) => {
+      const s = [...v].sort((a, b) => a - b)
+      const m = Math.floor((s.length - 1) / 2)
+      return s.length % 2 === 1 ? (s[m] as number) : ((s[m] as number) + (s[m + 1] as number)) / 2
+    }
+    for (const [average, combine] of [
+      [1, "mean"],
+      [3, "mean"],
+      [1, "median"],
+      [2, "median"],
+      [3, "median"],
+    ] as const) {
+      const fill = tf.tidy(() => inferFill(generator, observed, mask, 5, { ...o, average, combine }, key))
       const got = fill.dataSync() as Float32Array
       fill.dispose()
       for (let i = 0; i < 6; i++) {
@@ -236,7 +312,8 @@ describe("completion with a generator", () => {
           .sort((a, b) => (errors[a]?.[i] as number) - (errors[b]?.[i] as number))
           .slice(0, average)
         for (const p of [0, 200, 410, 783]) {
-          const want = best.reduce((sum, r) => sum + (drafts[r]?.[i * pixels + p] as number), 0) / average
+          const values = best.map((r) => drafts[r]?.[i * pixels + p] as number)
+          const want = combine === "mean" ? values.reduce((sum, v) => sum + v, 0) / average : median(values)
           expect(got[i * pixels + p]).toBeCloseTo(want, 5)
         }
       }
@@ -403,7 +480,7 @@ describe("complete (command line) on a tiny trained run", () => {
     expect(table).toContain(
       "| mask | hidden | method | MAE hidden | MAE whole | PSNR (dB) | class agreement |",
     )
-    expect(table).toContain("annealed Langevin steps, the fill averaged over the 2 best restarts")
+    expect(table).toContain("annealed Langevin steps, the fill the pixelwise mean over the 2 best restarts")
     expect(table).toMatch(/\| CoopNets \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+%/)
     // without the classifier, the column is empty
     const plain = cli(

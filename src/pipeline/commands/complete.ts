@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Path } from "effect"
 import { Argument, Command } from "effect/cli"
 import { CLASSIFIER_CLASSES, classify } from "../../models/classifier.js"
-import { complete } from "../../models/completion.js"
+import { complete, type LatentBank, latentBank } from "../../models/completion.js"
 import { meanFill, nearestNeighbourFill } from "../../models/completion-baselines.js"
 import { type CompletionScores, meanScores, scoreImages, toUnit } from "../../models/completion-metrics.js"
 import { hiddenFraction, squareMasks } from "../../models/masks.js"
@@ -34,7 +34,7 @@ import {
   defaultClassifierSource,
   type LoadedClassifier,
 } from "../evaluation/mnist-classifier.js"
-import { openTrainedRun, withTrainedModels } from "../nets/trained.js"
+import { openTrainedRun, withTrainedModelsEffect } from "../nets/trained.js"
 import { encodeNpy, encodePng, tile } from "../run-dir/image-files.js"
 import * as WriterLayer from "../run-dir/writer.js"
 import { fileJob, Writer } from "../run-dir/writer.js"
@@ -227,7 +227,20 @@ const buildMasks = (
     return masks
   })
 
-/** The model's completions of every image under one set of masks, in batches of about `batch`. */
+const netsOf = (models: ModelsShape, run: PipelineSpec, image: ImageShape) => {
+  const nets = netSpecsOf(run, image)
+  return {
+    generator: { spec: nets.generator, params: models.generator.params },
+    descriptor: { spec: nets.descriptor, params: models.descriptor.params },
+  }
+}
+
+const batchSizeOf = (spec: CompletionSpec, run: PipelineSpec) => spec.batchSize || run.training.chains
+
+/**
+ * The model's completions of every image under one set of masks, in batches of about `batch`,
+ * yielding to the event loop between batches (a signal stops the command there).
+ */
 const completeAll = (
   models: ModelsShape,
   run: PipelineSpec,
@@ -236,42 +249,44 @@ const completeAll = (
   masks: Float32Array,
   maskIndex: number,
   image: ImageShape,
-): { readonly completed: Float32Array; readonly generated: Float32Array } => {
-  const [h, w, c] = image
-  const count = spec.images.count
-  const nets = netSpecsOf(run, image)
-  const generator = { spec: nets.generator, params: models.generator.params }
-  const descriptor = { spec: nets.descriptor, params: models.descriptor.params }
-  // equal batches near the training batch size: batch norm uses batch statistics
-  const batches = Math.ceil(count / (spec.batchSize || run.training.chains))
-  const completed = new Float32Array(count * h * w * c)
-  const generated = new Float32Array(count * h * w * c)
-  const key = foldIn(rootKey(spec.seed), "complete", maskIndex)
-  for (let b = 0; b < batches; b++) {
-    const first = Math.floor((b * count) / batches)
-    const last = Math.floor(((b + 1) * count) / batches)
-    const m = last - first
-    const [done, drafted] = tf.tidy(() => {
-      const observed = tf.tensor4d(images.subarray(first * h * w * c, last * h * w * c), [m, h, w, c])
-      const mask = tf.tensor4d(masks.subarray(first * h * w, last * h * w), [m, h, w, 1])
-      const result = complete(
-        generator,
-        descriptor,
-        observed,
-        mask,
-        latentSizeOf(run, image),
-        { ...spec.inference, sigma: run.generatorSigma },
-        { ...run.langevin, ...refinementOf(spec, run) },
-        foldIn(key, b),
-      )
-      return [result.completed, result.generated] as const
-    })
-    completed.set(done.dataSync() as Float32Array, first * h * w * c)
-    generated.set(drafted.dataSync() as Float32Array, first * h * w * c)
-    tf.dispose([done, drafted])
-  }
-  return { completed, generated }
-}
+  bank: LatentBank | undefined,
+) =>
+  Effect.gen(function* () {
+    const [h, w, c] = image
+    const count = spec.images.count
+    const { generator, descriptor } = netsOf(models, run, image)
+    // equal batches near the training batch size: batch norm uses batch statistics
+    const batches = Math.ceil(count / batchSizeOf(spec, run))
+    const completed = new Float32Array(count * h * w * c)
+    const generated = new Float32Array(count * h * w * c)
+    const key = foldIn(rootKey(spec.seed), "complete", maskIndex)
+    for (let b = 0; b < batches; b++) {
+      yield* Effect.yieldNow
+      const first = Math.floor((b * count) / batches)
+      const last = Math.floor(((b + 1) * count) / batches)
+      const m = last - first
+      const [done, drafted] = tf.tidy(() => {
+        const observed = tf.tensor4d(images.subarray(first * h * w * c, last * h * w * c), [m, h, w, c])
+        const mask = tf.tensor4d(masks.subarray(first * h * w, last * h * w), [m, h, w, 1])
+        const result = complete(
+          generator,
+          descriptor,
+          observed,
+          mask,
+          latentSizeOf(run, image),
+          { ...spec.inference, sigma: spec.inference.sigma ?? run.generatorSigma },
+          { ...run.langevin, ...refinementOf(spec, run) },
+          foldIn(key, b),
+          bank,
+        )
+        return [result.completed, result.generated] as const
+      })
+      completed.set(done.dataSync() as Float32Array, first * h * w * c)
+      generated.set(drafted.dataSync() as Float32Array, first * h * w * c)
+      tf.dispose([done, drafted])
+    }
+    return { completed, generated }
+  })
 
 /** The images with their hidden pixels taken from `fill` (a number: that value, e.g. 0 = mid-grey for display). */
 const replaceHidden = (
@@ -288,7 +303,7 @@ const fmt = (v: number, digits = 4) => v.toFixed(digits)
 
 export const reportTable = (report: CompletionReport): string => {
   const lines = [
-    `Completion of ${report.count} ${report.images} by ${report.checkpoint} (iteration ${report.iteration}); z inferred by ${report.inference.restarts} restart${report.inference.restarts === 1 ? "" : "s"} × ${report.inference.steps} ${report.inference.anneal ? "annealed " : ""}${report.inference.noise ? "Langevin" : "gradient-descent"} steps${report.inference.average > 1 ? `, the fill averaged over the ${report.inference.average} best restarts` : ""}${report.refine.steps > 0 ? `, then ${report.refine.steps} descriptor Langevin steps on the hidden pixels` : ""}. Pixels in [0, 1].`,
+    `Completion of ${report.count} ${report.images} by ${report.checkpoint} (iteration ${report.iteration}); z inferred by ${report.inference.restarts} restart${report.inference.restarts === 1 ? "" : "s"}${report.inference.bank > 0 ? ` (from the best fits among ${report.inference.bank} generator samples)` : ""} × ${report.inference.steps} ${report.inference.anneal ? "annealed " : ""}${report.inference.noise ? "Langevin" : "gradient-descent"} steps${report.inference.average > 1 ? `, the fill the pixelwise ${report.inference.combine} over the ${report.inference.average} best restarts` : ""}${report.refine.steps > 0 ? `, then ${report.refine.steps} descriptor Langevin steps on the hidden pixels` : ""}. Pixels in [0, 1].`,
     "",
     "| mask | hidden | method | MAE hidden | MAE whole | PSNR (dB) | class agreement |",
     "|---|---|---|---|---|---|---|",
@@ -352,14 +367,32 @@ export const completeRun = (o: CompleteOptions) =>
     const maskSets = yield* Effect.forEach(spec.masks, (maskSpec, index) =>
       buildMasks(maskSpec, index, count, image, spec.seed, o.source),
     )
-    const completions = yield* withTrainedModels(run, o.backend, true, (models) =>
-      maskSets.map((masks, index) => {
-        log(
-          `[complete] ${maskName(spec.masks[index] as MaskSpec)}: ${count} images, ${spec.inference.restarts}×${spec.inference.steps} z steps …`,
-        )
-        return completeAll(models, run.spec, spec, images, masks, index, image)
-      }),
-    )
+    const completions = yield* withTrainedModelsEffect(run, o.backend, true, (models) => {
+      // one bank of the generator's samples serves every mask
+      const bank =
+        spec.inference.bank > 0
+          ? latentBank(
+              netsOf(models, run.spec, image).generator,
+              latentSizeOf(run.spec, image),
+              spec.inference.bank,
+              batchSizeOf(spec, run.spec),
+              foldIn(rootKey(spec.seed), "complete"),
+            )
+          : undefined
+      return Effect.forEach(maskSets, (masks, index) =>
+        Effect.sync(() =>
+          log(
+            `[complete] ${maskName(spec.masks[index] as MaskSpec)}: ${count} images, ${spec.inference.restarts}×${spec.inference.steps} z steps${bank === undefined ? "" : ` from the best of ${spec.inference.bank} samples`} …`,
+          ),
+        ).pipe(Effect.andThen(completeAll(models, run.spec, spec, images, masks, index, image, bank))),
+      ).pipe(
+        Effect.ensuring(
+          Effect.sync(() => {
+            if (bank !== undefined) tf.dispose([bank.z, bank.images, bank.squared])
+          }),
+        ),
+      )
+    })
     // 28x28 grey images: the MNIST classifier labels the originals and every completion
     const classifier =
       spec.classAgreement && h === 28 && w === 28 && c === 1

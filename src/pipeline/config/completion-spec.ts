@@ -61,10 +61,19 @@ export const CompletionSpec = Schema.Struct({
       restarts: field(
         PositiveInt,
         3,
-        "chains from z ~ N(0, I) per image; the best fit of the visible pixels is kept",
+        "chains per image (from z ~ N(0, I), or from the bank's best fits); the best fit of the visible pixels is kept",
+      ),
+      bank: field(
+        NonNegativeInt,
+        0,
+        "start the chains from the latent vectors of the best-fitting of this many generator samples g(z), z ~ N(0, I) (0: from z ~ N(0, I))",
       ),
       steps: field(NonNegativeInt, 50, "Langevin (or gradient) steps of z per chain"),
       stepSize: field(Positive, 0.1, "their step size"),
+      sigma: Schema.optionalKey(Positive).annotate({
+        description:
+          "σ weighing the visible-pixel fit against the prior N(0, I) of z; left out: the trained run's generatorSigma",
+      }),
       noise: field(Schema.Boolean, true, "Langevin (true) or gradient descent (false)"),
       anneal: field(
         Schema.Boolean,
@@ -74,7 +83,12 @@ export const CompletionSpec = Schema.Struct({
       average: field(
         PositiveInt,
         1,
-        "fill with the mean of g(z) over this many best-fitting restarts (1: the best one's g(z))",
+        "fill with g(z) combined over this many best-fitting restarts (1: the best one's g(z))",
+      ),
+      combine: field(
+        Schema.Literals(["mean", "median"]),
+        "mean",
+        "how average combines them: the pixelwise mean, or the median (which minimises the absolute error)",
       ),
     },
     "inferring z from the visible pixels",

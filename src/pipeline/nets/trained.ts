@@ -55,6 +55,16 @@ export const withTrainedModels = <A>(
   use: (models: ModelsShape, weights: GeneratorWeights) => A,
   weights: GeneratorWeights = "average",
 ) =>
+  withTrainedModelsEffect(run, backend, quiet, (models, got) => Effect.sync(() => use(models, got)), weights)
+
+/** `withTrainedModels` for a computation that is itself an effect (e.g. one that yields between batches, so a signal can stop it). */
+export const withTrainedModelsEffect = <A, E, R>(
+  run: TrainedRun,
+  backend: typeof BackendChoice.Type | undefined,
+  quiet: boolean | undefined,
+  use: (models: ModelsShape, weights: GeneratorWeights) => Effect.Effect<A, E, R>,
+  weights: GeneratorWeights = "average",
+) =>
   useBackend(backend ?? run.spec.backend, quiet ? () => {} : undefined).pipe(
     Effect.andThen(
       Effect.acquireUseRelease(
@@ -62,7 +72,7 @@ export const withTrainedModels = <A>(
         (models) =>
           restoreModels(run.checkpoint, models, false).pipe(
             Effect.andThen(
-              Effect.sync(() => use(models, useGeneratorWeights(run.checkpoint, models, weights))),
+              Effect.suspend(() => use(models, useGeneratorWeights(run.checkpoint, models, weights))),
             ),
           ),
         (models) => Effect.sync(() => disposeModels(models)),
