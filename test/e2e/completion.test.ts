@@ -359,6 +359,16 @@ describe("completion.json", () => {
     expect(error.message).toContain("inference.restart: unknown field; did you mean inference.restarts?")
   })
 
+  it("the shipped file names a run that a shipped config trains", async () => {
+    const source = "config/mnist-completion.json"
+    const spec = await Effect.runPromise(
+      decodeCompletionSpec(readFileSync(source, "utf8"), source, []).pipe(Effect.provide(NodeServices.layer)),
+    )
+    const run = spec.checkpoint.replace(/^runs\//, "")
+    expect(JSON.parse(readFileSync(`config/${run}.json`, "utf8")).name).toBe(run)
+    expect(spec.inference.bank).toBeGreaterThan(0)
+  })
+
   it("reads back the .npy files it writes", () => {
     const values = Float32Array.from([0, 0.25, 0.5, 1, 0.75, 0.125])
     const npy = decodeNpy(encodeNpy(values, [1, 2, 3]))

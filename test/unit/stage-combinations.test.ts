@@ -79,6 +79,7 @@ Fix these fields and run again.`,
   it.each([
     "mnist",
     "mnist-quick",
+    "mnist-long",
     "mnist-persistent",
     "mnist-descriptor-alone",
     "mnist-generator-alone",
