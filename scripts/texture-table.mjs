@@ -11,6 +11,12 @@
  *
  *   node scripts/texture-table.mjs runs/texture runs/texture-descriptor-alone ... \
  *     [--n 8] [--seed 0] [--persistent-steps 100] [--pictures docs] [--json out.json] [--md out.md]
+ *     [--weights average|last] [--langevin K] [--stack docs/textures-all.png]
+ *
+ * --weights: the generator's moving average (the default, when the run kept one) or its last
+ * weights; --langevin K: K descriptor Langevin steps after the generator's drafts instead of the
+ * run's langevin.steps (0: the drafts as they are); --stack FILE: every run's picture in one
+ * PNG, a row each, in the order given. The JSON has the ratio to the floor at every level.
  *
  * How a run's samples start (its stages.chains):
  * - "generator" (CoopNets): drafts g(z) revised by langevin.steps descriptor steps, as `sample` does;
@@ -36,6 +42,9 @@ const { values: args, positionals: runs } = parseArgs({
     json: { type: "string" },
     md: { type: "string" },
     backend: { type: "string", default: "auto" },
+    weights: { type: "string", default: "average" },
+    langevin: { type: "string" },
+    stack: { type: "string" },
   },
 })
 if (runs.length === 0) {
@@ -56,7 +65,10 @@ const seed = Number(args.seed)
 /** count samples of side x side, pixels in [-1, 1], started as the run's chains start. */
 const synthesise = (models, spec, side, how) => {
   const image = [side, side, spec.data.channels]
-  if (how === "generator") return drawSamples(models, spec, count, spec.langevin.steps, seed, image)
+  if (how === "generator") {
+    const steps = args.langevin === undefined ? spec.langevin.steps : Number(args.langevin)
+    return drawSamples(models, spec, count, steps, seed, image)
+  }
   const steps = how === "persistent" ? Number(args["persistent-steps"]) : spec.langevin.steps
   return drawFromNoise(models, spec, count, steps, seed, image)
 }
@@ -101,13 +113,19 @@ for (const location of runs) {
     const side = spec.data.size
     const how = spec.stages.chains
     const started = performance.now()
-    const samples = yield* withTrainedModels(run, args.backend, true, (models) => ({
-      one: synthesise(models, spec, side, how),
-      two: synthesise(models, spec, 2 * side, how),
-    }))
-    return { run, spec, side, how, samples, seconds: (performance.now() - started) / 1000 }
+    const { samples, weights } = yield* withTrainedModels(
+      run,
+      args.backend,
+      true,
+      (models, weights) => ({
+        samples: { one: synthesise(models, spec, side, how), two: synthesise(models, spec, 2 * side, how) },
+        weights,
+      }),
+      args.weights,
+    )
+    return { run, spec, side, how, samples, weights, seconds: (performance.now() - started) / 1000 }
   })
-  const { run, spec, side, how, samples, seconds } = await Effect.runPromise(
+  const { run, spec, side, how, samples, weights, seconds } = await Effect.runPromise(
     program.pipe(Effect.provide(NodeServices.layer)),
   )
   const c = spec.data.channels
@@ -132,6 +150,16 @@ for (const location of runs) {
     scale: spec.data.scale,
     channels: c,
     chains: how,
+    arch: spec.model.arch,
+    weights: how === "generator" ? weights : "-",
+    langevinSteps:
+      how === "generator"
+        ? args.langevin === undefined
+          ? spec.langevin.steps
+          : Number(args.langevin)
+        : how === "persistent"
+          ? Number(args["persistent-steps"])
+          : spec.langevin.steps,
     iteration: run.checkpoint.manifest.iteration,
     samplingSeconds: seconds,
     floors: { [side]: ex.floors[side].mean, [2 * side]: ex.floors[2 * side].mean },
@@ -160,24 +188,44 @@ for (const location of runs) {
       .replace(/[/\\]+$/, "")
       .split(/[/\\]/)
       .pop()}.png`
-    await sharp({ create: { width: 2 * big + side + 16, height: big, channels: 3, background: "#ffffff" } })
+    const picture = await sharp({
+      create: { width: 2 * big + side + 16, height: big, channels: 3, background: "#ffffff" },
+    })
       .composite(tiles)
       .png()
-      .toFile(join(args.pictures, name))
+      .toBuffer()
+    writeFileSync(join(args.pictures, name), picture)
+    row.picture = { width: 2 * big + side + 16, height: big, png: picture }
   }
 }
 
+if (args.stack !== undefined) {
+  // every run's picture, a row each, 8 px apart
+  const shown = results.filter((r) => r.picture !== undefined)
+  if (shown.length === 0) throw new Error("--stack needs --pictures")
+  const width = Math.max(...shown.map((r) => r.picture.width))
+  const tops = shown.map((_, i) => shown.slice(0, i).reduce((a, r) => a + r.picture.height + 8, 0))
+  const height = (tops.at(-1) ?? 0) + (shown.at(-1)?.picture.height ?? 0)
+  await sharp({ create: { width, height, channels: 3, background: "#ffffff" } })
+    .composite(shown.map((r, i) => ({ input: r.picture.png, left: 0, top: tops[i] })))
+    .png({ compressionLevel: 9 })
+    .toFile(args.stack)
+}
+for (const r of results) delete r.picture
+
 const f = (v, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : String(v))
+/** the pooling factor of the worst level, e.g. "/4" */
+const worst = (ratios, scales) => `/${scales[ratios.indexOf(Math.max(...ratios))]}`
 const lines = [
-  "| run | exemplar | chains | side | style: floor / run (x floor) | patch SWD: floor / run (x floor) | mean, contrast ratio |",
-  "| --- | --- | --- | --- | --- | --- | --- |",
+  "| run | exemplar | chains | side | style: floor / run (x floor) | patch SWD: floor / run (x floor) | worst levels: style, SWD | mean, contrast ratio |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- |",
 ]
 for (const r of results)
   for (const label of ["1x", "2x"]) {
     const s = r[label]
     const fl = r.floors[s.side]
     lines.push(
-      `| ${r.run} | ${r.exemplar} | ${r.chains} | ${s.side} | ${f(fl.style, 3)} / ${f(s.mean.style, 3)} (${f(s.overFloor.style)}x) | ${f(fl.swd, 4)} / ${f(s.mean.swd, 4)} (${f(s.overFloor.swd)}x) | ${f(s.mean.meanRatio)}, ${f(s.mean.contrastRatio)} |`,
+      `| ${r.run} | ${r.exemplar} | ${r.chains} | ${s.side} | ${f(fl.style, 3)} / ${f(s.mean.style, 3)} (${f(s.overFloor.style)}x) | ${f(fl.swd, 4)} / ${f(s.mean.swd, 4)} (${f(s.overFloor.swd)}x) | ${worst(s.overFloor.styleByScale, q.textureQualityDefaults.styleScales)}, ${worst(s.overFloor.swdByScale, q.textureQualityDefaults.patchScales)} | ${f(s.mean.meanRatio)}, ${f(s.mean.contrastRatio)} |`,
     )
   }
 console.log(lines.join("\n"))

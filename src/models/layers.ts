@@ -48,6 +48,12 @@ export interface ConvTransposeLayer {
   readonly batchNorm: boolean
   readonly activation: Activation
   readonly initStd: number
+  /**
+   * Stride 1, odd kernel, padding "same" only: pad the input periodically instead of with
+   * zeros (the map on a torus), so every output position sees the same kind of neighbourhood
+   * and no position can tell where the border is. Default false.
+   */
+  readonly wrap?: boolean
 }
 
 /**
@@ -182,6 +188,34 @@ const applyLayer3d = (params: Params, x: tf.Tensor5D, layer: Layer3d): tf.Tensor
   )
 }
 
+/** Pads the height and width of `x` periodically by `p` on every side (`p` at most the side). */
+export const wrapPad = (x: tf.Tensor4D, p: number): tf.Tensor4D => {
+  if (p === 0) return x
+  const [, h, w] = x.shape
+  const rows = tf.concat(
+    [tf.slice(x, [0, h - p, 0, 0], [-1, p, -1, -1]), x, tf.slice(x, [0, 0, 0, 0], [-1, p, -1, -1])],
+    1,
+  )
+  return tf.concat(
+    [tf.slice(rows, [0, 0, w - p, 0], [-1, -1, p, -1]), rows, tf.slice(rows, [0, 0, 0, 0], [-1, -1, p, -1])],
+    2,
+  )
+}
+
+/**
+ * A stride-1 "same" transposed convolution with periodic padding: on the input padded by
+ * (k − 1)/2 the interior of the zero-padded result is the circular one.
+ */
+const wrappedConvTranspose = (x: tf.Tensor4D, w: tf.Tensor4D, layer: ConvTransposeLayer): tf.Tensor4D => {
+  const [h, wd] = layer.outSize
+  const [, xh, xw] = x.shape
+  if (layer.stride !== 1 || layer.kernel % 2 !== 1 || layer.padding !== "same" || xh !== h || xw !== wd)
+    throw new Error(`layer ${layer.name}: wrap needs a stride-1 "same" layer with an odd kernel`)
+  const p = (layer.kernel - 1) / 2
+  const y = conv2dTranspose(wrapPad(x, p), w, [h + 2 * p, wd + 2 * p], 1, "same")
+  return tf.slice(y, [0, p, p, 0], [-1, h, wd, -1])
+}
+
 const applyLayer = (params: Params, x: tf.Tensor4D, layer: Layer, labels?: tf.Tensor): tf.Tensor4D => {
   if (layer.kind === "concatLabels") return concatLabels(x, layer, labels)
   if (layer.kind === "upsample") {
@@ -201,7 +235,10 @@ const applyLayer = (params: Params, x: tf.Tensor4D, layer: Layer, labels?: tf.Te
     return activate(y, layer.activation)
   }
   const [h, wd] = layer.outSize
-  const y = conv2dTranspose(x, w as tf.Tensor4D, [h, wd], s, layer.padding)
+  const y =
+    layer.wrap === true
+      ? wrappedConvTranspose(x, w as tf.Tensor4D, layer)
+      : conv2dTranspose(x, w as tf.Tensor4D, [h, wd], s, layer.padding)
   const shifted = layer.batchNorm
     ? batchNorm(y, param(params, `${layer.name}/beta`))
     : (tf.add(y, param(params, `${layer.name}/b`)) as tf.Tensor4D)

@@ -191,7 +191,7 @@ const textureDescriptor = (
   ],
 })
 
-type Upsampler = "transposed5" | "resize3"
+type Upsampler = "transposed5" | "resize3" | "resize3wrap"
 
 /**
  * Latent map (h/2^L)x(w/2^L)xzDim → L doubling layers → h x w x c, batch norm
@@ -200,7 +200,8 @@ type Upsampler = "transposed5" | "resize3"
  * nearest-neighbour x2 then a 3x3 stride-1 convolution (a stride-1 transposed
  * convolution: the same thing with its kernel flipped), which cannot make the
  * checkerboard of a stride-2 kernel whose size the stride does not divide
- * (Odena, Dumoulin & Olah, "Deconvolution and checkerboard artifacts", Distill 2016).
+ * (Odena, Dumoulin & Olah, "Deconvolution and checkerboard artifacts", Distill 2016);
+ * `resize3wrap`: the same with the 3x3 convolutions padded periodically (the maps on a torus).
  */
 const textureGenerator = (o: ModelOptions, image: SampleShape, how: Upsampler): NetSpec => {
   const factor = textureUpsampling(o)
@@ -218,9 +219,13 @@ const textureGenerator = (o: ModelOptions, image: SampleShape, how: Upsampler): 
         { ...convTranspose(name, 5, 2, "same", width, 0, !last, activation), outSize: size(2 ** (i + 1)) },
       ]
     const before = i === 0 ? o.zDim : (widths[i - 1] as number)
+    const layer = {
+      ...convTranspose(name, 3, 1, "same", width, 0, !last, activation),
+      outSize: size(2 ** (i + 1)),
+    }
     return [
       { kind: "upsample", name: `up${i + 1}`, factor: 2, filters: before },
-      { ...convTranspose(name, 3, 1, "same", width, 0, !last, activation), outSize: size(2 ** (i + 1)) },
+      how === "resize3wrap" ? { ...layer, wrap: true } : layer,
     ]
   })
   return { inputShape: [h / factor, w / factor, o.zDim], layers }
@@ -255,6 +260,21 @@ export const textureOfficial: Architecture = {
   ...texture,
   descriptor: (o, image = [64, 64, 1]) => textureDescriptor(o, image, "relu"),
   generator: (o, image = [64, 64, 1]) => textureGenerator(o, image, "transposed5"),
+}
+
+/**
+ * The texture nets with a periodic generator: its resize-convolutions pad
+ * circularly instead of with zeros, so g(z) is a stationary function of the
+ * latent map — every output position sees the same kind of neighbourhood at
+ * every layer, and the batch-norm statistics of a larger map are those of a
+ * smaller one. A generator with zero padding learns, on training crops that
+ * its receptive field spans, to use the border; at twice the size the interior
+ * is a context it never saw. Same parameters as `texture` (checkpoints load in
+ * either); the descriptor is `texture`'s (the observed crops are not periodic).
+ */
+export const texturePeriodic: Architecture = {
+  ...texture,
+  generator: (o, image = [64, 64, 1]) => textureGenerator(o, image, "resize3wrap"),
 }
 
 /** Experimental alias of `texture` (runs of this session). */
@@ -445,6 +465,7 @@ export const architectures = {
   cifar32,
   texture,
   textureOfficial,
+  texturePeriodic,
   textureUpLeaky,
   dynamicTexture,
 } as const satisfies Record<string, Architecture>

@@ -7,8 +7,14 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { descriptorStep, generate, generatorStep, langevinRevise, score } from "../../src/models/coopnets.js"
-import { forward, initParams, type NetSpec, paramSpecs } from "../../src/models/layers.js"
-import { type ModelOptions, texture, textureOfficial, textureUpsampling } from "../../src/models/nets.js"
+import { forward, initParams, type NetSpec, paramSpecs, wrapPad } from "../../src/models/layers.js"
+import {
+  type ModelOptions,
+  texture,
+  textureOfficial,
+  texturePeriodic,
+  textureUpsampling,
+} from "../../src/models/nets.js"
 import { foldIn, normalTensor, rootKey } from "../../src/models/random.js"
 import type { PipelineSpec } from "../../src/pipeline/config/spec.js"
 import { buildModels, disposeModels } from "../../src/pipeline/nets/build.js"
@@ -106,6 +112,79 @@ describe("no checkerboard from the generator's upsampling", () => {
       ],
     ])
     expect(paramSpecs(spec)).toEqual([])
+  })
+})
+
+describe("the periodic generator (texturePeriodic)", () => {
+  const image = [32, 32, 1] as const
+  const g = texturePeriodic.generator(o, image)
+  let params: ReadonlyMap<string, tf.Variable> = new Map()
+  beforeAll(() => {
+    params = initParams(g, rootKey(9), "periodic")
+  })
+  afterAll(() => dispose(params))
+
+  it("has texture's parameters, so a checkpoint of either loads in the other", () => {
+    expect(paramSpecs(g)).toEqual(paramSpecs(texture.generator(o, image)))
+    expect(texturePeriodic.descriptor(o, image)).toEqual(texture.descriptor(o, image))
+  })
+
+  it("pads periodically", () => {
+    const y = tf.tidy(() => wrapPad(tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1]), 1).arraySync())
+    expect(y).toEqual([
+      [
+        [[4], [3], [4], [3]],
+        [[2], [1], [2], [1]],
+        [[4], [3], [4], [3]],
+        [[2], [1], [2], [1]],
+      ],
+    ])
+  })
+
+  it("is a flat image for a flat latent map, borders included (no position knows the border)", () => {
+    const spread = tf.tidy(() => {
+      const v = forward(g, params, tf.fill([2, ...g.inputShape], 0.7)).dataSync()
+      return Math.max(...v) - Math.min(...v)
+    })
+    expect(spread).toBeLessThan(1e-5)
+  })
+
+  it("commutes with shifts: rolling the latent map by a cell rolls the image by 2^L pixels", () => {
+    const factor = textureUpsampling(o)
+    const roll = (x: tf.Tensor4D, by: number) => {
+      const h = x.shape[1]
+      return tf.concat(
+        [tf.slice(x, [0, h - by, 0, 0], [-1, by, -1, -1]), tf.slice(x, [0, 0, 0, 0], [-1, h - by, -1, -1])],
+        1,
+      )
+    }
+    const gap = tf.tidy(() => {
+      const z = normalTensor(rootKey(10), [2, ...g.inputShape]) as tf.Tensor4D
+      const a = roll(forward(g, params, z), factor)
+      const b = forward(g, params, roll(z, 1))
+      return tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] as number
+    })
+    expect(gap).toBeLessThan(1e-5)
+  })
+
+  it("at twice the size, a 2x2 tiling of a latent map gives the 2x2 tiling of its image (same local process, same batch-norm statistics)", () => {
+    const big = texturePeriodic.generator(o, [64, 64, 1])
+    const gap = tf.tidy(() => {
+      const z = normalTensor(rootKey(11), [2, ...g.inputShape]) as tf.Tensor4D
+      const tiled = tf.tile(forward(g, params, z), [1, 2, 2, 1])
+      const fromTiled = forward(big, params, tf.tile(z, [1, 2, 2, 1]))
+      return tf.max(tf.abs(tf.sub(tiled, fromTiled))).dataSync()[0] as number
+    })
+    expect(gap).toBeLessThan(1e-4)
+  })
+
+  it("with the same weights, makes other images than texture's zero-padded generator", () => {
+    const gap = tf.tidy(() => {
+      const z = normalTensor(rootKey(12), [2, ...g.inputShape])
+      const d = tf.sub(forward(g, params, z), forward(texture.generator(o, image), params, z))
+      return tf.max(tf.abs(d)).dataSync()[0] as number
+    })
+    expect(gap).toBeGreaterThan(1e-4)
   })
 })
 
