@@ -13,6 +13,9 @@
  * (one image each, [0, 255] → [0, 1]). --controls SIZE adds rows for other
  * crops of the exemplar, uniform noise and a flat image at the exemplar's mean.
  * "x floor" is the worst pyramid level's distance over the floor's there.
+ * --floors 64,128 prints, per size and pyramid level, the floor (crops of the
+ * exemplar) next to the held-out floor (crops of one half against the other
+ * half) and their ratio.
  */
 import { readFileSync, writeFileSync } from "node:fs"
 import { parseArgs } from "node:util"
@@ -25,6 +28,7 @@ const { values: args, positionals } = parseArgs({
     channels: { type: "string", default: "1" },
     "floor-crops": { type: "string", default: "16" },
     controls: { type: "string" },
+    floors: { type: "string" },
     json: { type: "string" },
     seed: { type: "string", default: "0" },
     quiet: { type: "boolean", default: false },
@@ -126,6 +130,17 @@ const table = [
       `| ${r.name} | ${r.count} | ${r.side} | ${f(r.report.mean.style)} ± ${f(r.report.spread.style)} (${f(r.over.style, 2)}x) | ${f(r.report.mean.swd, 4)} ± ${f(r.report.spread.swd, 4)} (${f(r.over.swd, 2)}x) | ${f(r.report.mean.meanRatio, 2)} | ${f(r.report.mean.contrastRatio, 2)} |`,
   ),
 ]
+if (args.floors !== undefined) {
+  const held = q.heldOutReference(ref)
+  const levels = (a, b) => a.map((v, i) => `${f(v, 4)} / ${f(b[i], 4)} (${f(b[i] / v, 2)}x)`).join(", ")
+  for (const side of args.floors.split(",").map(Number)) {
+    const inside = floorAt(side).mean
+    const out = q.heldOutFloor(held, side, Number(args["floor-crops"])).mean
+    console.log(
+      `${side} px, floor / held-out floor per level — style: ${levels(inside.styleByScale, out.styleByScale)}; patch SWD: ${levels(inside.swdByScale, out.swdByScale)}`,
+    )
+  }
+}
 if (!args.quiet) {
   console.log(`exemplar ${args.exemplar} at scale ${args.scale}: ${raw.width}x${raw.height}x${channels}`)
   console.log(table.join("\n"))

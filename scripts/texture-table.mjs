@@ -5,7 +5,9 @@
  * chains start, scores them with the texture quality measure
  * (src/models/texture-quality.ts, from dist/: run `npm run build` first)
  * against the run's own exemplar (data.path at data.scale, as the loader reads
- * it) next to the floor (other crops of the exemplar at the same size), and
+ * it) next to the floor (other crops of the exemplar at the same size) and the
+ * held-out floor (crops of one half of the exemplar against the other half;
+ * the samples then against either half, averaged), and
  * writes a Markdown table, a JSON file and a picture per run:
  * exemplar | synthesis at 1x | synthesis at 2x.
  *
@@ -85,11 +87,8 @@ const exemplarOf = async (data) => {
       hi = Math.max(hi, v)
     }
     const pixels = Float32Array.from(raw.pixels, (v) => (hi === lo ? 0.5 : (v - lo) / (hi - lo)))
-    exemplars.set(id, {
-      raw,
-      ref: q.textureReference(pixels, [raw.height, raw.width, data.channels]),
-      floors: {},
-    })
+    const ref = q.textureReference(pixels, [raw.height, raw.width, data.channels])
+    exemplars.set(id, { raw, ref, held: q.heldOutReference(ref), floors: {}, heldFloors: {} })
   }
   return exemplars.get(id)
 }
@@ -136,12 +135,21 @@ for (const location of runs) {
     ["2x", 2 * side, samples.two],
   ]) {
     ex.floors[s] ??= q.textureFloor(ex.ref, s, Number(args["floor-crops"]))
-    const report = q.scoreTextures(ex.ref, toUnit(values), count, [s, s, c])
+    ex.heldFloors[s] ??= q.heldOutFloor(ex.held, s, Number(args["floor-crops"]))
+    const unit = toUnit(values)
+    const report = q.scoreTextures(ex.ref, unit, count, [s, s, c])
+    const held = q.scoreHeldOut(ex.held, unit, count, [s, s, c])
     scored[label] = {
       side: s,
       mean: report.mean,
       spread: report.spread,
       overFloor: q.overFloor(report.mean, ex.floors[s].mean),
+      heldOut: {
+        floor: ex.heldFloors[s].mean,
+        mean: held.mean,
+        spread: held.spread,
+        overFloor: q.overFloor(held.mean, ex.heldFloors[s].mean),
+      },
     }
   }
   const row = {
@@ -217,15 +225,15 @@ const f = (v, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : String(v))
 /** the pooling factor of the worst level, e.g. "/4" */
 const worst = (ratios, scales) => `/${scales[ratios.indexOf(Math.max(...ratios))]}`
 const lines = [
-  "| run | exemplar | chains | side | style: floor / run (x floor) | patch SWD: floor / run (x floor) | worst levels: style, SWD | mean, contrast ratio |",
-  "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  "| run | exemplar | chains | side | style: floor / run (x floor) | patch SWD: floor / run (x floor) | worst levels: style, SWD | held-out floor: x style, x SWD | mean, contrast ratio |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
 ]
 for (const r of results)
   for (const label of ["1x", "2x"]) {
     const s = r[label]
     const fl = r.floors[s.side]
     lines.push(
-      `| ${r.run} | ${r.exemplar} | ${r.chains} | ${s.side} | ${f(fl.style, 3)} / ${f(s.mean.style, 3)} (${f(s.overFloor.style)}x) | ${f(fl.swd, 4)} / ${f(s.mean.swd, 4)} (${f(s.overFloor.swd)}x) | ${worst(s.overFloor.styleByScale, q.textureQualityDefaults.styleScales)}, ${worst(s.overFloor.swdByScale, q.textureQualityDefaults.patchScales)} | ${f(s.mean.meanRatio)}, ${f(s.mean.contrastRatio)} |`,
+      `| ${r.run} | ${r.exemplar} | ${r.chains} | ${s.side} | ${f(fl.style, 3)} / ${f(s.mean.style, 3)} (${f(s.overFloor.style)}x) | ${f(fl.swd, 4)} / ${f(s.mean.swd, 4)} (${f(s.overFloor.swd)}x) | ${worst(s.overFloor.styleByScale, q.textureQualityDefaults.styleScales)}, ${worst(s.overFloor.swdByScale, q.textureQualityDefaults.patchScales)} | ${f(s.heldOut.overFloor.style)}x, ${f(s.heldOut.overFloor.swd)}x | ${f(s.mean.meanRatio)}, ${f(s.mean.contrastRatio)} |`,
     )
   }
 console.log(lines.join("\n"))

@@ -322,3 +322,85 @@ export const overFloor = (scores: TextureScores, floor: TextureScores): OverFloo
   const swdByScale = ratios(scores.swdByScale, floor.swdByScale)
   return { style: Math.max(...styleByScale), swd: Math.max(...swdByScale), styleByScale, swdByScale }
 }
+
+/**
+ * The exemplar split in two halves across its longer side, each a reference of
+ * its own. A crop of the exemplar shares its pixels with the statistics it is
+ * compared with (a 128 px crop is a quarter of a 256 px exemplar), which pulls
+ * the floor below what an independent sample of the texture scores; crops of
+ * one half against the other half do not.
+ */
+export interface HeldOutReference {
+  readonly halves: readonly [TextureReference, TextureReference]
+}
+
+const halfOf = (ref: TextureReference, second: boolean): { pixels: Float32Array; shape: Shape3 } => {
+  const [h, w, c] = ref.shape
+  if (w >= h) {
+    const half = Math.floor(w / 2)
+    const left = second ? w - half : 0
+    const pixels = new Float32Array(h * half * c)
+    for (let y = 0; y < h; y++)
+      pixels.set(ref.exemplar.subarray((y * w + left) * c, (y * w + left + half) * c), y * half * c)
+    return { pixels, shape: [h, half, c] }
+  }
+  const half = Math.floor(h / 2)
+  const top = second ? h - half : 0
+  return { pixels: ref.exemplar.slice(top * w * c, (top + half) * w * c), shape: [half, w, c] }
+}
+
+/** The two halves of the exemplar as references, with the options of `ref`. */
+export const heldOutReference = (ref: TextureReference): HeldOutReference => {
+  const [a, b] = [halfOf(ref, false), halfOf(ref, true)]
+  return {
+    halves: [
+      textureReference(a.pixels, a.shape, ref.options),
+      textureReference(b.pixels, b.shape, ref.options),
+    ],
+  }
+}
+
+/** Each image's scores against either half, averaged: what an independent sample is compared with. */
+export const scoreHeldOut = (
+  held: HeldOutReference,
+  images: Float32Array,
+  count: number,
+  shape: Shape3,
+): TextureReport => {
+  const [a, b] = held.halves
+  const one = scoreTextures(a, images, count, shape).perImage
+  const two = scoreTextures(b, images, count, shape).perImage
+  const mean2 = (x: number, y: number) => (x + y) / 2
+  return summarise(
+    one.map((s, i) => {
+      const t = two[i] as TextureScores
+      return {
+        style: mean2(s.style, t.style),
+        swd: mean2(s.swd, t.swd),
+        styleByScale: s.styleByScale.map((v, j) => mean2(v, t.styleByScale[j] as number)),
+        swdByScale: s.swdByScale.map((v, j) => mean2(v, t.swdByScale[j] as number)),
+        meanRatio: mean2(s.meanRatio, t.meanRatio),
+        contrastRatio: mean2(s.contrastRatio, t.contrastRatio),
+      }
+    }),
+  )
+}
+
+/**
+ * The held-out floor: `count` side x side crops, half of them from each half of
+ * the exemplar, each scored against the other half only.
+ */
+export const heldOutFloor = (held: HeldOutReference, side: number, count = 16): TextureReport => {
+  const [a, b] = held.halves
+  const [ha, wa] = a.shape
+  if (side > ha || side > wa)
+    throw new RangeError(
+      `a ${side}x${side} crop does not fit in half of the exemplar (${ha}x${wa}); the held-out floor needs an exemplar at least ${side}x${2 * side}`,
+    )
+  const each = Math.max(1, Math.floor(count / 2))
+  const shape: Shape3 = [side, side, a.shape[2]]
+  return summarise([
+    ...scoreTextures(b, exemplarCrops(a, side, each), each, shape).perImage,
+    ...scoreTextures(a, exemplarCrops(b, side, each), each, shape).perImage,
+  ])
+}

@@ -28,6 +28,14 @@ interface TextureSection {
     readonly styleByScale: ReadonlyArray<number>
   }
   readonly withinFloorFactor: boolean
+  readonly heldOut?: {
+    readonly floor: {
+      readonly crops: number
+      readonly mean: { readonly style: number; readonly swd: number }
+    }
+    readonly overFloor: { readonly style: number; readonly swd: number }
+    readonly withinFloorFactor: boolean
+  }
 }
 const textureOf = (dir: string): TextureSection =>
   JSON.parse(readFileSync(join(dir, "evaluation.json"), "utf8")).texture
@@ -148,12 +156,29 @@ describe("evaluate any images against --exemplar", () => {
     expect(t.overFloor.swd).toBeLessThan(1.6)
     expect(t.withinFloorFactor).toBe(true)
     expect(near.stdout).toContain("within 2x the floor on both")
+    // crops of one half against the other: the held-out floor is not below the in-exemplar one
+    expect(t.heldOut?.floor.crops).toBe(16)
+    expect(t.heldOut?.floor.mean.style).toBeGreaterThan(t.floor.mean.style)
+    expect(t.heldOut?.withinFloorFactor).toBe(true)
+    expect(near.stdout).toContain("within 2x the held-out floor on both")
     const far = cli("evaluate", noise, "--exemplar", "data/brick.png", "--scale", "0.5")
     expect(far.code).toBe(0)
     const n = textureOf(join(dir, "noise-evaluation"))
     expect(n.overFloor.style).toBeGreaterThan(3)
     expect(n.overFloor.swd).toBeGreaterThan(3)
     expect(far.stdout).toContain("not within 2x the floor on both")
+    expect(n.heldOut?.overFloor.style).toBeGreaterThan(3)
+    expect(n.heldOut?.overFloor.swd).toBeGreaterThan(3)
+    expect(far.stdout).toContain("not within 2x the held-out floor on both")
+    // 160 px images fit the 256 px exemplar but not its 256x128 halves
+    const big = join(dir, "big.npy")
+    writeFileSync(big, encodeNpy(uniforms(rootKey(2), 160 * 160), [1, 160, 160]))
+    const wide = cli("evaluate", big, "--exemplar", "data/brick.png", "--scale", "0.5")
+    expect(wide.code).toBe(0)
+    expect(wide.stdout).toContain(
+      "Held-out floor: not computed (160x160 crops do not fit in half the exemplar, 256x256).",
+    )
+    expect(textureOf(join(dir, "big-evaluation")).heldOut).toBeUndefined()
   })
 
   it("names what is wrong: a missing exemplar, --scale or --size without what they go with", () => {

@@ -86,7 +86,7 @@ describe("the shipped texture configs", () => {
   })
 
   it.each(exemplars)(
-    "$path at scale $scale decodes with config/texture.json and leaves room for 2x crops",
+    "$path at scale $scale decodes with config/texture.json and leaves room for 2x crops in either half (the held-out floor)",
     async (e) => {
       const spec = await decode(
         "config/texture.json",

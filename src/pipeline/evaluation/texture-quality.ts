@@ -3,13 +3,18 @@
  * the exemplar read as the texture loader reads it (resized by `scale`, min-max
  * scaled as a whole, here to [0, 1]), the style distance, the patch SWD and the
  * mean and contrast ratios of the images, and the floor — the same numbers for
- * other crops of the exemplar at the images' size.
+ * other crops of the exemplar at the images' size — and the held-out floor:
+ * crops of one half of the exemplar against the other half, the images against
+ * either half.
  */
 import { Effect } from "effect"
 import {
+  heldOutFloor,
+  heldOutReference,
   minimumSide,
   type OverFloor,
   overFloor,
+  scoreHeldOut,
   scoreTextures,
   type TextureScores,
   textureFloor,
@@ -41,6 +46,17 @@ export interface TextureQuality {
   readonly overFloor: OverFloor
   /** both distances within FLOOR_FACTOR times the floor */
   readonly withinFloorFactor: boolean
+  /**
+   * The same against the held-out floor (crops of one half of the exemplar
+   * scored against the other half; the images against either half, averaged);
+   * absent when the images do not fit in half the exemplar.
+   */
+  readonly heldOut?: {
+    readonly floor: { readonly crops: number; readonly mean: TextureScores; readonly spread: TextureScores }
+    readonly images: { readonly mean: TextureScores; readonly spread: TextureScores }
+    readonly overFloor: OverFloor
+    readonly withinFloorFactor: boolean
+  }
 }
 
 /** Reads the exemplar with `channels` channels → h*w*c values in [0, 1] (min-max over the whole image). */
@@ -90,6 +106,22 @@ export const textureQuality = (set: ImageSet, source: ExemplarSource, location: 
         const unit = set.images.map((v) => Math.min(1, Math.max(0, (v + 1) / 2)))
         const scored = scoreTextures(ref, unit, set.count, [h, w, c])
         const over = overFloor(scored.mean, floor.mean)
+        const held = heldOutReference(ref)
+        const [hh, hw] = held.halves[0].shape
+        const heldOut =
+          h <= hh && h <= hw
+            ? (() => {
+                const heldFloor = heldOutFloor(held, h, FLOOR_CROPS)
+                const heldScores = scoreHeldOut(held, unit, set.count, [h, w, c])
+                const overHeld = overFloor(heldScores.mean, heldFloor.mean)
+                return {
+                  floor: { crops: FLOOR_CROPS, mean: heldFloor.mean, spread: heldFloor.spread },
+                  images: { mean: heldScores.mean, spread: heldScores.spread },
+                  overFloor: overHeld,
+                  withinFloorFactor: overHeld.style <= FLOOR_FACTOR && overHeld.swd <= FLOOR_FACTOR,
+                }
+              })()
+            : undefined
         const result: TextureQuality = {
           exemplar: { ...source, shape: exemplar.shape },
           side: h,
@@ -97,6 +129,7 @@ export const textureQuality = (set: ImageSet, source: ExemplarSource, location: 
           images: { count: set.count, mean: scored.mean, spread: scored.spread },
           overFloor: over,
           withinFloorFactor: over.style <= FLOOR_FACTOR && over.swd <= FLOOR_FACTOR,
+          ...(heldOut === undefined ? {} : { heldOut }),
         }
         return result
       },
@@ -121,9 +154,18 @@ export const textureMarkdown = (t: TextureQuality, what: string): ReadonlyArray<
   "",
   `Over the floor (worst level): style **${f(t.overFloor.style, 2)}x** (levels ${levels(t.overFloor.styleByScale)}), patch SWD **${f(t.overFloor.swd, 2)}x** (levels ${levels(t.overFloor.swdByScale)}): ${t.withinFloorFactor ? "within" : "not within"} ${FLOOR_FACTOR}x the floor on both.`,
   "",
+  ...(t.heldOut === undefined
+    ? [
+        `Held-out floor: not computed (${t.side}x${t.side} crops do not fit in half the exemplar, ${t.exemplar.shape[1]}x${t.exemplar.shape[0]}).`,
+      ]
+    : [
+        `Held-out floor (${t.heldOut.floor.crops} crops of one half of the exemplar against the other half; the images against either half): style ${f(t.heldOut.floor.mean.style)} / ${f(t.heldOut.images.mean.style)}, patch SWD ${f(t.heldOut.floor.mean.swd, 4)} / ${f(t.heldOut.images.mean.swd, 4)} (floor / images). Over it (worst level): style **${f(t.heldOut.overFloor.style, 2)}x** (levels ${levels(t.heldOut.overFloor.styleByScale)}), patch SWD **${f(t.heldOut.overFloor.swd, 2)}x** (levels ${levels(t.heldOut.overFloor.swdByScale)}): ${t.heldOut.withinFloorFactor ? "within" : "not within"} ${FLOOR_FACTOR}x the held-out floor on both.`,
+      ]),
+  "",
   "- style distance: ‖G(x) − G(e)‖_F / ‖G(e)‖_F of trace-normalised Gram matrices of ReLU responses of a fixed, seeded bank of random zero-mean filters, on an average-pooled pyramid (1, 2, 4, 8), mean over levels; 1 for a flat image.",
   "- patch SWD: sliced Wasserstein distance (W1) between the distributions of the images' 5x5 patches and the exemplar's along seeded zero-mean directions, on a pyramid (1, 2, 4), mean over levels; pixels in [0, 1].",
   "- mean / contrast ratio: the images' pixel mean / standard deviation over the exemplar's.",
-  `- floor: the same numbers for ${t.floor.crops} crops of the exemplar at seeded positions, at the images' size: what a perfect synthesis scores. "Over the floor" compares level by level and reports the worst level.`,
+  `- floor: the same numbers for ${t.floor.crops} crops of the exemplar at seeded positions, at the images' size: a crop shares its pixels with the statistics it is compared with, so at sizes near the exemplar's this floor lies below what an independent sample of the texture scores. "Over the floor" compares level by level and reports the worst level.`,
+  "- held-out floor: crops of one half of the exemplar (split across its longer side) scored against the other half, the images against either half and averaged: what an independent sample of the texture scores at this size.",
   "",
 ]
