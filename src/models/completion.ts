@@ -69,14 +69,12 @@ export interface LatentBank {
  * `size` samples g(z), z ~ N(0, I), drawn in batches of `batch` (batch norm
  * uses batch statistics, as when sampling). The caller disposes the bank.
  */
-export const latentBank = (
-  generator: Net,
-  zDim: number,
-  size: number,
-  batch: number,
-  key: Key,
-): LatentBank => {
-  const z = normalTensor(foldIn(key, "bank"), [size, zDim]) as tf.Tensor2D
+export const latentBank = (generator: Net, zDim: number, size: number, batch: number, key: Key): LatentBank =>
+  latentBankOf(generator, normalTensor(foldIn(key, "bank"), [size, zDim]) as tf.Tensor2D, batch)
+
+/** The bank of the given latent vectors [N, zDim] (taken over: the bank disposes them): g(z) in batches of `batch`. */
+export const latentBankOf = (generator: Net, z: tf.Tensor2D, batch: number): LatentBank => {
+  const [size, zDim] = z.shape
   const parts: Array<tf.Tensor2D> = []
   for (let first = 0; first < size; first += batch) {
     const m = Math.min(batch, size - first)
@@ -90,6 +88,41 @@ export const latentBank = (
   const images = tf.concat(parts) as tf.Tensor2D
   tf.dispose(parts)
   return { z, images, squared: tf.square(images) as tf.Tensor2D }
+}
+
+/**
+ * A bank of encoded images: for each of `count` images [count, h, w, c] (HWC
+ * each, in [-1, 1]) its latent vector inferred from all its pixels (`o`'s
+ * chains, from `starts`' best fits when given) and the generator's image of
+ * it, both in the batches of `batch` that `latentBankOf` uses (so a bank
+ * rebuilt from the same vectors is the same bank). Chains started from it
+ * fit a query the way its nearest encoded image does. The caller disposes it.
+ */
+export const encodedBank = (
+  generator: Net,
+  images: Float32Array,
+  shape: readonly [number, number, number],
+  count: number,
+  zDim: number,
+  batch: number,
+  o: LatentInference,
+  key: Key,
+  starts?: LatentBank,
+): LatentBank => {
+  const [h, w, c] = shape
+  const zs: Array<tf.Tensor2D> = []
+  // the batches latentBankOf generates in: batch norm uses batch statistics, so
+  // each image is fitted as the bank will draw it
+  for (let first = 0; first < count; first += batch) {
+    const m = Math.min(batch, count - first)
+    const x = tf.tensor4d(images.subarray(first * h * w * c, (first + m) * h * w * c), [m, h, w, c])
+    const ones = tf.ones([m, h, w, 1]) as tf.Tensor4D
+    zs.push(inferLatent(generator, x, ones, zDim, o, foldIn(key, "encode", first), starts))
+    tf.dispose([x, ones])
+  }
+  const z = tf.concat(zs) as tf.Tensor2D
+  tf.dispose(zs)
+  return latentBankOf(generator, z, batch)
 }
 
 /**

@@ -16,9 +16,11 @@ import { defaultClassifierSettings } from "../../src/models/classifier.js"
 import {
   bankStarts,
   complete,
+  encodedBank,
   inferFill,
   inferLatent,
   latentBank,
+  latentBankOf,
   latentRestarts,
   latentStepSize,
 } from "../../src/models/completion.js"
@@ -27,7 +29,7 @@ import { MAX_PSNR, meanScores, psnrOf, scoreImages, toUnit } from "../../src/mod
 import { generate } from "../../src/models/coopnets.js"
 import { initParams } from "../../src/models/layers.js"
 import { hiddenFraction, squareCorner, squareMasks } from "../../src/models/masks.js"
-import { normalTensor, rootKey } from "../../src/models/random.js"
+import { foldIn, normalTensor, rootKey } from "../../src/models/random.js"
 import { completeRun } from "../../src/pipeline/commands/complete.js"
 import { decodeCompletionSpec } from "../../src/pipeline/config/completion-spec.js"
 import { netSpecsOf } from "../../src/pipeline/config/shapes.js"
@@ -272,6 +274,39 @@ describe("completion with a generator", () => {
     tf.dispose([target, bank.z, bank.images, bank.squared])
   })
 
+  it("encodes images into a bank: the z inferred from all pixels, in the bank's batches; rebuilt the same from its z", () => {
+    // images the generator can make, g(z†) drawn in the bank's batches of 6, as a training set is stored
+    const made = latentBankOf(generator, normalTensor(rootKey(21), [10, 5]) as tf.Tensor2D, 6)
+    const pixels = made.images.dataSync() as Float32Array
+    const samples = latentBank(generator, 5, 200, 6, rootKey(22))
+    const before = tf.memory().numTensors
+    const o = { ...inference, restarts: 1, steps: 5 }
+    const encoded = encodedBank(generator, pixels, [28, 28, 1], 10, 5, 6, o, rootKey(23), samples)
+    expect(encoded.z.shape).toEqual([10, 5])
+    expect(encoded.images.shape).toEqual([10, 28 * 28])
+    // each batch's z is latent inference with every pixel visible, from the samples' best fits
+    const firstSix = tf.tensor4d(pixels.subarray(0, 6 * 784), [6, 28, 28, 1])
+    const ones = tf.ones([6, 28, 28, 1]) as tf.Tensor4D
+    const z = inferLatent(generator, firstSix, ones, 5, o, foldIn(rootKey(23), "encode", 0), samples)
+    const head = tf.slice(encoded.z, [0, 0], [6, 5])
+    expect(Array.from(head.dataSync())).toEqual(Array.from(z.dataSync()))
+    // the same latent vectors give the same bank (what the cache relies on)
+    const rebuilt = latentBankOf(generator, tf.clone(encoded.z), 6)
+    expect(Array.from(rebuilt.images.dataSync())).toEqual(Array.from(encoded.images.dataSync()))
+    // when the starts hold the images' own z†, zero steps find them: the bank is the images
+    const exact = encodedBank(generator, pixels, [28, 28, 1], 10, 5, 6, { ...o, steps: 0 }, rootKey(23), made)
+    expect(Array.from(exact.z.dataSync())).toEqual(Array.from(made.z.dataSync()))
+    tf.dispose([
+      firstSix,
+      ones,
+      z,
+      head,
+      ...[encoded, rebuilt, exact].flatMap((b) => [b.z, b.images, b.squared]),
+    ])
+    expect(tf.memory().numTensors).toBe(before)
+    tf.dispose([made.z, made.images, made.squared, samples.z, samples.images, samples.squared])
+  })
+
   it("anneals the z step size from δ to δ/10 along a cosine, and keeps it constant otherwise", () => {
     const steps = 11
     const annealed = Array.from({ length: steps }, (_, t) =>
@@ -458,6 +493,42 @@ describe("complete (command line) on a tiny trained run", () => {
       else if (recovered.values[i] !== original.values[i]) hiddenChanged++
     })
     expect(hiddenChanged).toBeGreaterThan(0)
+  })
+
+  it("starts the chains from the encoded training images, cached beside the checkpoint and read back the same", () => {
+    const file = completion({
+      masks: [{ kind: "square", size: 10 }],
+      inference: {
+        restarts: 2,
+        steps: 3,
+        stepSize: 0.1,
+        noise: false,
+        bank: 30,
+        starts: "training",
+        encodeSteps: 2,
+      },
+      refine: { steps: 0 },
+    })
+    const cache = join(
+      dir,
+      "run",
+      "checkpoints",
+      "final",
+      "encoded-training-s2-d0.1-sigma0.3-bank30-seed0.npy",
+    )
+    const first = cli("complete", file, "--out", join(dir, "enc1"))
+    expect(first.code, first.stderr).toBe(0)
+    expect(first.stderr).toContain(
+      "[complete] encoding the 64 training images (2 gradient steps each, from the best of 30 samples) …",
+    )
+    expect(first.stderr).toContain(`; cached in ${cache}`)
+    expect(first.stderr).toContain("3 z steps from the best of 64 encoded training images")
+    expect(decodeNpy(readFileSync(cache)).shape).toEqual([64, 5])
+    const second = cli("complete", file, "--out", join(dir, "enc2"))
+    expect(second.code, second.stderr).toBe(0)
+    expect(second.stderr).toContain(`[complete] the encoded training images read from ${cache}`)
+    const recovered = (out: string) => readFileSync(join(dir, out, "square10-center", "recovered.npy"))
+    expect(recovered("enc2").equals(recovered("enc1"))).toBe(true)
   })
 
   it("scores class agreement with the MNIST classifier: the column, and beatsOnClasses from the same numbers", async () => {

@@ -68,6 +68,16 @@ export const CompletionSpec = Schema.Struct({
         0,
         "start the chains from the latent vectors of the best-fitting of this many generator samples g(z), z ~ N(0, I) (0: from z ~ N(0, I))",
       ),
+      starts: field(
+        Schema.Literals(["samples", "training"]),
+        "samples",
+        "where the bank's chains start: the best fits among `bank` generator samples, or among the run's training images encoded by the generator (z inferred from all their pixels by encodeSteps gradient steps from the samples' best fits; cached in the output folder)",
+      ),
+      encodeSteps: field(
+        PositiveInt,
+        100,
+        'starts "training": gradient steps of z per training image, from the best fit among the bank\'s samples',
+      ),
       steps: field(NonNegativeInt, 50, "Langevin (or gradient) steps of z per chain"),
       stepSize: field(Positive, 0.1, "their step size"),
       sigma: Schema.optionalKey(Positive).annotate({
