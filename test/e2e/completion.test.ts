@@ -529,6 +529,13 @@ describe("complete (command line) on a tiny trained run", () => {
     expect(second.stderr).toContain(`[complete] the encoded training images read from ${cache}`)
     const recovered = (out: string) => readFileSync(join(dir, out, "square10-center", "recovered.npy"))
     expect(recovered("enc2").equals(recovered("enc1"))).toBe(true)
+    // a damaged cache is encoded again and replaced, with the same result
+    writeFileSync(cache, "not an npy file")
+    const third = cli("complete", file, "--out", join(dir, "enc3"))
+    expect(third.code, third.stderr).toBe(0)
+    expect(third.stderr).toContain(`[complete] ${cache} does not hold 64x5 latent vectors; encoding again`)
+    expect(decodeNpy(readFileSync(cache)).shape).toEqual([64, 5])
+    expect(recovered("enc3").equals(recovered("enc1"))).toBe(true)
   })
 
   it("scores class agreement with the MNIST classifier: the column, and beatsOnClasses from the same numbers", async () => {

@@ -261,13 +261,16 @@ const trainingBank = (
 ) =>
   Effect.gen(function* () {
     const batch = batchSizeOf(spec, run)
-    const cached = yield* Effect.sync(() => {
+    // a cache of another shape, or one that cannot be read, is encoded again (and replaced)
+    const cached = yield* Effect.try(() => {
       if (!existsSync(out.file)) return undefined
       const npy = decodeNpy(readFileSync(out.file))
       return npy.shape.length === 2 && npy.shape[0] === training.count && npy.shape[1] === zDim
         ? npy.values
         : undefined
     }).pipe(Effect.orElseSucceed(() => undefined))
+    if (cached === undefined && existsSync(out.file))
+      out.log(`[complete] ${out.file} does not hold ${training.count}x${zDim} latent vectors; encoding again`)
     if (cached !== undefined) {
       out.log(`[complete] the encoded training images read from ${out.file}`)
       return latentBankOf(generator, tf.tensor2d(cached, [training.count, zDim]), batch)
