@@ -262,14 +262,15 @@ const trainingBank = (
   Effect.gen(function* () {
     const batch = batchSizeOf(spec, run)
     // a cache of another shape, or one that cannot be read, is encoded again (and replaced)
+    const exists = existsSync(out.file)
     const cached = yield* Effect.try(() => {
-      if (!existsSync(out.file)) return undefined
+      if (!exists) return undefined
       const npy = decodeNpy(readFileSync(out.file))
       return npy.shape.length === 2 && npy.shape[0] === training.count && npy.shape[1] === zDim
         ? npy.values
         : undefined
     }).pipe(Effect.orElseSucceed(() => undefined))
-    if (cached === undefined && existsSync(out.file))
+    if (cached === undefined && exists)
       out.log(`[complete] ${out.file} does not hold ${training.count}x${zDim} latent vectors; encoding again`)
     if (cached !== undefined) {
       out.log(`[complete] the encoded training images read from ${out.file}`)

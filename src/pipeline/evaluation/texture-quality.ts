@@ -27,6 +27,9 @@ import { DataError } from "../errors.js"
 /** How far from the floor a synthesis may be and still count (the bar: within 2x on both distances). */
 export const FLOOR_FACTOR = 2
 
+/** Both distances within FLOOR_FACTOR times a floor's, at their worst levels. */
+const withinFactor = (over: OverFloor): boolean => over.style <= FLOOR_FACTOR && over.swd <= FLOOR_FACTOR
+
 /** Crops of the exemplar that make the floor. */
 export const FLOOR_CROPS = 16
 
@@ -118,7 +121,7 @@ export const textureQuality = (set: ImageSet, source: ExemplarSource, location: 
                   floor: { crops: FLOOR_CROPS, mean: heldFloor.mean, spread: heldFloor.spread },
                   images: { mean: heldScores.mean, spread: heldScores.spread },
                   overFloor: overHeld,
-                  withinFloorFactor: overHeld.style <= FLOOR_FACTOR && overHeld.swd <= FLOOR_FACTOR,
+                  withinFloorFactor: withinFactor(overHeld),
                 }
               })()
             : undefined
@@ -128,7 +131,7 @@ export const textureQuality = (set: ImageSet, source: ExemplarSource, location: 
           floor: { crops: FLOOR_CROPS, mean: floor.mean, spread: floor.spread },
           images: { count: set.count, mean: scored.mean, spread: scored.spread },
           overFloor: over,
-          withinFloorFactor: over.style <= FLOOR_FACTOR && over.swd <= FLOOR_FACTOR,
+          withinFloorFactor: withinFactor(over),
           ...(heldOut === undefined ? {} : { heldOut }),
         }
         return result
