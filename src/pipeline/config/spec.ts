@@ -17,6 +17,7 @@ import { decodeLayered } from "./layered-json.js"
 import { type RecoveryEntry, RecoverySection } from "./recovery-spec.js"
 
 const Probability = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMaximum: true }))
+const Fraction = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
 /** Layer widths; how many depends on the architecture (checked by `checkArchitecture`). */
 const Channels = Schema.Array(PositiveInt).check(Schema.isMinLength(1))
 
@@ -108,7 +109,25 @@ export const PipelineSpec = Schema.Struct({
     "an exponential moving average of the generator's weights, kept in checkpoints; sample, evaluate, interpolate and complete use it by default",
   ),
   optimizer: section(
-    { descriptor: adam("descriptor", 0.007), generator: adam("generator", 0.0001) },
+    {
+      descriptor: adam("descriptor", 0.007),
+      generator: adam("generator", 0.0001),
+      schedule: section(
+        {
+          after: field(
+            Fraction,
+            1,
+            "the share of training.iterations after which both learning rates start to fall (1: they never do)",
+          ),
+          final: field(
+            Fraction,
+            0.1,
+            "the factor on both learning rates at the last iteration, reached along a half cosine from `after`",
+          ),
+        },
+        "both learning rates held, then lowered towards the end of training",
+      ),
+    },
     "Adam for both nets",
   ),
   training: section(

@@ -1,7 +1,6 @@
 /** Builds the nets and optimisers a spec names, as a scoped service that disposes them on release. */
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Layer } from "effect"
-import { setLearningRate } from "../../models/adam-state.js"
 import { initParams } from "../../models/layers.js"
 import { foldIn, rootKey } from "../../models/random.js"
 import { Models, type ModelsShape } from "../../stages/models.js"
@@ -30,12 +29,6 @@ export const buildModels = (spec: PipelineSpec): ModelsShape => {
   }
   startAverage(spec, models)
   return models
-}
-
-/** Sets both optimisers' learning rates to the spec's (a recovery from divergence lowers one). */
-export const setLearningRates = (m: ModelsShape, spec: PipelineSpec): void => {
-  setLearningRate(m.descriptorOptimizer, spec.optimizer.descriptor.learningRate)
-  setLearningRate(m.generatorOptimizer, spec.optimizer.generator.learningRate)
 }
 
 export const disposeModels = (m: ModelsShape): void => {

@@ -19,7 +19,7 @@ import { Models, type ModelsShape } from "../../stages/models.js"
 import { type RecoveryEntry, remedyValue } from "../config/recovery-spec.js"
 import { afterRecovery, type PipelineSpec } from "../config/spec.js"
 import type { CheckpointError } from "../errors.js"
-import { setLearningRates } from "../nets/build.js"
+import { setLearningRates } from "../nets/learning-rate-schedule.js"
 import { captureState, restoreModels } from "../run-dir/checkpoint.js"
 
 /** The trained state after `iteration` iterations, copied out of the variables. */
@@ -99,7 +99,7 @@ export const restoreSnapshot = (
     { dir: `the in-memory copy of iteration ${snapshot.iteration}`, values: unpack(snapshot.state) },
     models,
     true,
-  ).pipe(Effect.andThen(Effect.sync(() => setLearningRates(models, spec))))
+  ).pipe(Effect.andThen(Effect.sync(() => setLearningRates(models, spec, snapshot.iteration))))
 
 /**
  * Runs `attempt(spec, start)`; when it fails by divergence and `spec` allows

@@ -2,7 +2,7 @@
  * The scheduler. One cooperative iteration is a stream of typed stages,
  * then the steps that report it:
  *
- *   load ─buffer(n)→ chains → revise → [write-back] → updateDescriptor → teach
+ *   load ─buffer(n)→ [learning rates] → chains → revise → [write-back] → updateDescriptor → teach
  *        → metrics → evaluation → grids → snapshot → checkpoint → progress → release
  *                    (files: bounded queue → writer fiber)
  *
@@ -30,6 +30,7 @@ import type { ClassifierSource } from "../evaluation/mnist-classifier.js"
 import { acquireTrainingEvaluator, type TrainingEvaluator } from "../evaluation/training-evaluator.js"
 import * as ModelsLayer from "../nets/build.js"
 import { advanceAverage } from "../nets/generator-average.js"
+import { setLearningRates } from "../nets/learning-rate-schedule.js"
 import { type LastFigures, lastFigures } from "../report/terminal-progress.js"
 import { acquireTrainingView } from "../report/training-view.js"
 import { restoreModels } from "../run-dir/checkpoint.js"
@@ -235,6 +236,7 @@ const trainOn = (
             buffer: spec.buffers.batches,
           }).pipe(
             Stream.takeWhile(untilStopped(stop)),
+            Stream.tap((batch) => Effect.sync(() => setLearningRates(models, spec, batch.iteration))),
             Stream.mapEffect(draft),
             Stream.mapEffect(revise),
             Stream.mapEffect(writeBack),
