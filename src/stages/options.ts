@@ -40,6 +40,7 @@ const Count = Schema.Number.check(
 export const NonNegativeInt = Count.check(Schema.isGreaterThanOrEqualTo(0))
 export const PositiveInt = Count.check(Schema.isGreaterThan(0))
 export const Positive = Schema.Finite.check(Schema.isGreaterThan(0))
+export const NonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))
 
 /** Descriptor Langevin: the revision of the chains, and the reference distribution N(0, s²I) of the energy. */
 export const LangevinSection = section(

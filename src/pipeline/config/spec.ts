@@ -8,7 +8,7 @@
  */
 import { type Effect, Schema } from "effect"
 import { architectures } from "../../models/nets.js"
-import { field, NonNegativeInt, Positive, PositiveInt, section } from "../../stages/options.js"
+import { field, NonNegative, NonNegativeInt, Positive, PositiveInt, section } from "../../stages/options.js"
 import { stageNames, stageSections, variantsOf } from "../../stages/registry.js"
 import type { ConfigError } from "../errors.js"
 import { DataSpec } from "./data-spec.js"
@@ -28,6 +28,11 @@ const adam = (net: string, learningRate: number) =>
       beta1: field(Probability, 0.5, "Adam's decay of the first moment"),
       beta2: field(Probability, 0.999, "Adam's decay of the second moment"),
       epsilon: field(Positive, 1e-8, "Adam's epsilon"),
+      weightDecay: field(
+        NonNegative,
+        0,
+        "decoupled weight decay λ (AdamW): every parameter shrinks by 1 − lr·λ before each step; 0: none",
+      ),
     },
     `the ${net}'s optimiser`,
   )

@@ -3,13 +3,11 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Layer } from "effect"
 import { initParams } from "../../models/layers.js"
 import { foldIn, rootKey } from "../../models/random.js"
+import { adamWithDecay } from "../../models/weight-decay.js"
 import { Models, type ModelsShape } from "../../stages/models.js"
 import { netSpecsOf } from "../config/shapes.js"
 import type { PipelineSpec } from "../config/spec.js"
 import { startAverage } from "./generator-average.js"
-
-const adam = (o: PipelineSpec["optimizer"]["descriptor"]): tf.Optimizer =>
-  tf.train.adam(o.learningRate, o.beta1, o.beta2, o.epsilon)
 
 export const buildModels = (spec: PipelineSpec): ModelsShape => {
   const key = foldIn(rootKey(spec.seed), "init")
@@ -23,8 +21,8 @@ export const buildModels = (spec: PipelineSpec): ModelsShape => {
       spec: generatorSpec,
       params: initParams(generatorSpec, foldIn(key, "generator"), "generator"),
     },
-    descriptorOptimizer: adam(spec.optimizer.descriptor),
-    generatorOptimizer: adam(spec.optimizer.generator),
+    descriptorOptimizer: adamWithDecay(spec.optimizer.descriptor),
+    generatorOptimizer: adamWithDecay(spec.optimizer.generator),
     state: new Map(),
   }
   startAverage(spec, models)
