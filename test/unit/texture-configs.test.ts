@@ -62,7 +62,7 @@ describe("the shipped texture configs", () => {
     },
   )
 
-  it("config/texture.json trains CoopNets, samples from the generator's moving average and recovers from divergence", async () => {
+  it("config/texture.json trains CoopNets, lowers its learning rates towards the end, samples from the generator's moving average and recovers from divergence", async () => {
     const spec = await decode("config/texture.json")
     expect(spec.stages).toEqual({
       chains: "generator",
@@ -70,6 +70,8 @@ describe("the shipped texture configs", () => {
       updateDescriptor: "adam",
       teach: "mcmc",
     })
+    expect(spec.optimizer.schedule.after).toBeLessThan(1)
+    expect(spec.optimizer.schedule.final).toBeLessThan(1)
     expect(spec.generatorAverage.decay).toBeGreaterThan(0)
     expect(spec.recovery.retries).toBeGreaterThan(0)
   })
