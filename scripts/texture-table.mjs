@@ -56,6 +56,13 @@ if (runs.length === 0) {
   process.exit(2)
 }
 
+// a run that cannot be scored (not a texture run, an exemplar too small for the held-out floor): its message, no stack
+let scoring = ""
+process.setUncaughtExceptionCaptureCallback((e) => {
+  console.error(`texture-table: ${scoring}: ${e instanceof Error ? e.message : String(e)}`)
+  process.exit(1)
+})
+
 const q = await import("../dist/models/texture-quality.js")
 const { decodeImage } = await import("../dist/pipeline/data/decode.js")
 const { drawFromNoise, drawSamples } = await import("../dist/pipeline/nets/draw.js")
@@ -104,6 +111,7 @@ const pngOf = (unit, side, c) =>
 
 const results = []
 for (const location of runs) {
+  scoring = location
   const program = Effect.gen(function* () {
     const run = yield* openTrainedRun(location, join(location, "texture-table"), true, "texture-table")
     const spec = run.spec
