@@ -4,7 +4,7 @@
  * rates the optimisers get, and what a run's weights show (a step at factor 0
  * leaves both nets as they were).
  */
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -13,7 +13,8 @@ import { beforeAll, describe, expect, it } from "vitest"
 import { buildModels, disposeModels } from "../../src/pipeline/nets/build.js"
 import { learningRateFactor, setLearningRates } from "../../src/pipeline/nets/learning-rate-schedule.js"
 import { readCheckpoint } from "../../src/pipeline/run-dir/checkpoint.js"
-import { cli, testBackend, tinySpec, useTestBackend } from "../support.js"
+import { tinyPipeline } from "../run-dirs.js"
+import { cli, tinySpec, useTestBackend } from "../support.js"
 
 const scratch = () => mkdtempSync(join(tmpdir(), "coopnets-schedule-"))
 const read = (dir: string) => Effect.runPromise(readCheckpoint(dir).pipe(Effect.provide(NodeServices.layer)))
@@ -54,24 +55,13 @@ describe("learningRateFactor", () => {
 
 describe("a run with a schedule", () => {
   const runs: Record<string, string> = {}
-  const pipeline = (schedule: object | undefined) => {
-    const file = join(scratch(), "tiny.json")
-    writeFileSync(
-      file,
-      JSON.stringify({
-        name: "tiny",
-        seed: 4,
-        backend: testBackend,
-        data: { source: "mnist", split: "train", limit: 64 },
-        model: { descriptorChannels: [4, 4, 4], descriptorUnits: 3, zDim: 5, generatorChannels: [6, 4, 4] },
-        training: { iterations: 3, batchSize: 8, chains: 6 },
-        langevin: { steps: 2 },
-        ...(schedule ? { optimizer: { schedule } } : {}),
-        output: { sampleEvery: 3, checkpointEvery: 1, logEvery: 1, keepCheckpoints: 3 },
-      }),
-    )
-    return file
-  }
+  const pipeline = (schedule: object | undefined) =>
+    tinyPipeline({
+      seed: 4,
+      training: { iterations: 3 },
+      ...(schedule ? { optimizer: { schedule } } : {}),
+      output: { sampleEvery: 3, checkpointEvery: 1, keepCheckpoints: 3 },
+    })
 
   beforeAll(async () => {
     for (const [name, schedule] of [
