@@ -26,7 +26,7 @@
  * - "persistent": N(0, s²) noise revised by --persistent-steps steps (the training chains
  *   are 1x-sized and persist across iterations; longer chains stand in for them at 2x).
  */
-import { writeFileSync } from "node:fs"
+import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { NodeServices } from "@effect/platform-node"
@@ -210,6 +210,7 @@ for (const location of runs) {
       .composite(tiles)
       .png()
       .toBuffer()
+    mkdirSync(args.pictures, { recursive: true })
     writeFileSync(join(args.pictures, name), picture)
     row.picture = { width: 2 * big + side + 16, height: big, png: picture }
   }
