@@ -162,7 +162,10 @@ describe("a full disk mid-run", () => {
         { encoding: "utf8" },
       )
       // on a failure, what the run printed (a crash names its signal there)
-      expect({ status: r.status, signal: r.signal }, r.stderr.slice(-4000)).toEqual({ status: 1, signal: null })
+      expect({ status: r.status, signal: r.signal }, r.stderr.slice(-4000)).toEqual({
+        status: 1,
+        signal: null,
+      })
       const error = r.stderr.slice(r.stderr.indexOf("error: "))
       expect(error).toMatch(
         new RegExp(
