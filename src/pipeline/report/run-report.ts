@@ -6,7 +6,6 @@
  */
 import { stat } from "node:fs/promises"
 import { isAbsolute, resolve } from "node:path"
-import sharp from "sharp"
 import type { EvaluationLine, IterationLine } from "../run-dir/metrics.js"
 import { type Chart, heatmap, lineChart, type Series } from "./charts.js"
 import { chartGrid, escapeHtml, type Frame, factsTable, page, scrubber } from "./html.js"
@@ -208,6 +207,8 @@ export const exemplarOf = async (config: Record<string, unknown> | null): Promis
   if (typeof path !== "string") return null
   const file = isAbsolute(path) ? path : resolve(path)
   try {
+    // loaded here, not at the top: the report's worker thread loads libvips only for a texture run
+    const { default: sharp } = await import("sharp")
     const channels = get(data, "channels") === 3 ? 3 : 1
     const size = Number(get(data, "size"))
     const meta = await sharp(file).metadata()
