@@ -87,6 +87,15 @@ describe("the shipped texture configs", () => {
     }
   })
 
+  it("the finer latent the README gives for wood (model.generatorChannels [64, 32]) decodes: 8 px latent cells instead of 16", async () => {
+    const main = await decode("config/texture.json")
+    const fine = await decode("config/texture.json", "model.generatorChannels=[64,32]")
+    expect(textureUpsampling(main.model)).toBe(16)
+    expect(textureUpsampling(fine.model)).toBe(8)
+    expect(fine.data).toMatchObject({ source: "texture", size: 64 })
+    expect({ ...fine.model, generatorChannels: main.model.generatorChannels }).toEqual(main.model)
+  })
+
   it.each(exemplars)(
     "$path at scale $scale decodes with config/texture.json and leaves room for 2x crops in either half (the held-out floor)",
     async (e) => {
