@@ -96,6 +96,16 @@ describe("the shipped texture configs", () => {
     expect({ ...fine.model, generatorChannels: main.model.generatorChannels }).toEqual(main.model)
   })
 
+  it("the larger Langevin step the README gives for stochastic textures (langevin.stepSize 0.004) decodes: twice the config's, nothing else changed", async () => {
+    const main = await decode("config/texture.json")
+    const grass = await decode("config/texture.json", "data.path=data/grass.png", "langevin.stepSize=0.004")
+    expect(grass.langevin.stepSize).toBe(2 * main.langevin.stepSize)
+    expect({ ...grass.langevin, stepSize: main.langevin.stepSize }).toEqual(main.langevin)
+    expect(main.notes).toContain("stochastic textures (gravel, grass, pebbles) set langevin.stepSize 0.004")
+    for (const key of ["seed", "model", "optimizer", "training", "recovery"] as const)
+      expect([key, grass[key]]).toEqual([key, main[key]])
+  })
+
   it.each(exemplars)(
     "$path at scale $scale decodes with config/texture.json and leaves room for 2x crops in either half (the held-out floor)",
     async (e) => {
